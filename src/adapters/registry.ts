@@ -1,0 +1,35 @@
+import { Secret } from "../config/secret.ts";
+import { refName } from "../config/env-refs.ts";
+import type { BackendConfig } from "../config/schema.ts";
+import type { Adapter } from "./adapter.ts";
+import { EchoAdapter } from "./echo/index.ts";
+import { OpenAIAdapter } from "./openai/index.ts";
+
+/** Builds the adapter for one configured backend. Secrets are resolved here, at the point of use. */
+export function createAdapter(name: string, config: BackendConfig, env: NodeJS.ProcessEnv): Adapter {
+  switch (config.type) {
+    case "echo":
+      return new EchoAdapter({ chunkDelayMs: config.chunkDelayMs, dimensions: config.dimensions });
+    case "openai":
+      return new OpenAIAdapter({
+        name,
+        baseUrl: config.baseUrl,
+        apiKey: secretOf(config.apiKey, env),
+        maxTokensField: config.maxTokensField,
+        connections: config.connections,
+        connectTimeoutMs: config.connectTimeoutMs,
+      });
+  }
+}
+
+function secretOf(ref: string | undefined, env: NodeJS.ProcessEnv): Secret | undefined {
+  if (ref === undefined) return undefined;
+  const variable = refName(ref);
+  const value = variable === undefined ? undefined : env[variable];
+  return value === undefined || variable === undefined ? undefined : new Secret(value, variable);
+}
+
+/** One line for the start-up log, e.g. "openai https://api.openai.com/v1". Never includes a secret. */
+export function describeBackend(config: BackendConfig): string {
+  return config.type === "openai" ? `openai ${config.baseUrl}` : config.type;
+}

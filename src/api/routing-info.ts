@@ -1,0 +1,77 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { FinishReason } from "../../gen/switchyard/v1/generation_pb.ts";
+import { AttemptOutcome, type RoutingInfoSchema } from "../../gen/switchyard/v1/routing_pb.ts";
+import { UsageAccuracy, type UsageSchema } from "../../gen/switchyard/v1/usage_pb.ts";
+import type { FinishReason as InternalFinish } from "../adapters/adapter.ts";
+import type { MeteredUsage } from "../metering/meter.ts";
+import type { Decision } from "./request-context.ts";
+
+/** Why the serving backend served, in words, e.g. "priority: served by echo after openai failed (unavailable)". */
+export function reasonOf(d: Decision): string {
+  const failed = d.attempts.filter((a) => a.outcome !== "success");
+  const parts = [`${d.strategy || "priority"}: `];
+  parts.push(failed.length === 0 ? "first eligible target" : `fallback after ${failed.map((a) => `${a.backend} failed (${a.errorKind})`).join(", ")}`);
+  if (d.skipped.length > 0) parts.push(`; skipped ${d.skipped.map((s) => `${s.backend} (${s.reason})`).join(", ")}`);
+  return parts.join("");
+}
+
+const OUTCOME = {
+  success: AttemptOutcome.SUCCESS,
+  failed: AttemptOutcome.FAILED,
+  failed_after_commit: AttemptOutcome.FAILED_AFTER_COMMIT,
+} as const;
+
+export function routingInfo(d: Decision, servedModel: string | undefined): MessageInitShape<typeof RoutingInfoSchema> {
+  return {
+    route: d.route,
+    backend: d.servedBy?.backend ?? "",
+    model: servedModel ?? d.servedBy?.model ?? "",
+    attempts: d.attempts.length,
+    strategy: d.strategy,
+    reason: reasonOf(d),
+    attemptDetails: d.attempts.map((a) => ({
+      backend: a.backend,
+      model: a.model,
+      outcome: OUTCOME[a.outcome],
+      errorKind: a.errorKind ?? "",
+      durationMs: a.durationMs,
+    })),
+  };
+}
+
+export function usageInfo(u: MeteredUsage): MessageInitShape<typeof UsageSchema> {
+  return {
+    inputTokens: u.inputTokens,
+    outputTokens: u.outputTokens,
+    cachedInputTokens: u.cachedInputTokens,
+    accuracy: u.accuracy === "exact" ? UsageAccuracy.EXACT : UsageAccuracy.ESTIMATED,
+  };
+}
+
+export const FINISH: Record<InternalFinish, FinishReason> = {
+  stop: FinishReason.STOP,
+  length: FinishReason.LENGTH,
+  tool_calls: FinishReason.TOOL_CALLS,
+  content_filter: FinishReason.CONTENT_FILTER,
+  other: FinishReason.OTHER,
+};
+
+/** Routing and usage as trailers, so plain gRPC tooling (grpcurl, buf curl -v) sees them. */
+export function setRoutingTrailers(
+  trailers: Headers,
+  d: Decision,
+  servedModel: string | undefined,
+  usage: MeteredUsage | undefined,
+): void {
+  if (d.route) trailers.set("x-switchyard-route", d.route);
+  trailers.set("x-switchyard-attempts", String(d.attempts.length));
+  if (d.servedBy) {
+    trailers.set("x-switchyard-backend", d.servedBy.backend);
+    trailers.set("x-switchyard-model", servedModel ?? d.servedBy.model);
+  }
+  if (usage) {
+    trailers.set("x-switchyard-input-tokens", String(usage.inputTokens));
+    trailers.set("x-switchyard-output-tokens", String(usage.outputTokens));
+    trailers.set("x-switchyard-usage-accuracy", usage.accuracy);
+  }
+}

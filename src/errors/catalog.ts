@@ -1,0 +1,65 @@
+import { Code } from "@connectrpc/connect";
+
+/**
+ * Every reason code the gateway can answer with, and what it means on each
+ * wire: the gRPC code (Connect and gRPC-Web use the same) and the HTTP status
+ * used by the REST facade. Nothing else in src/ picks a status code.
+ */
+export const catalog = {
+  invalid_argument: { code: Code.InvalidArgument, http: 400, doc: "The request is malformed." },
+  missing_workload: { code: Code.InvalidArgument, http: 400, doc: "The request names no workload." },
+  empty_messages: { code: Code.InvalidArgument, http: 400, doc: "A generation request has no messages." },
+  empty_inputs: { code: Code.InvalidArgument, http: 400, doc: "An embedding request has no inputs." },
+  operation_not_served: {
+    code: Code.InvalidArgument,
+    http: 400,
+    doc: "The workload does not serve this operation (e.g. Embed on a chat workload).",
+  },
+  unknown_workload: { code: Code.NotFound, http: 404, doc: "No route is configured for the workload." },
+  unknown_model: { code: Code.NotFound, http: 404, doc: "The workload's route does not serve that model." },
+  message_too_large: {
+    code: Code.ResourceExhausted,
+    http: 413,
+    doc: "The request message is over the configured size limit.",
+  },
+  no_backend_enabled: {
+    code: Code.Unavailable,
+    http: 503,
+    doc: "Every backend of the route is disabled (e.g. its API key variable is not set).",
+  },
+  upstream_unavailable: {
+    code: Code.Unavailable,
+    http: 503,
+    doc: "Every backend tried failed or was unreachable.",
+  },
+  upstream_rate_limited: {
+    code: Code.ResourceExhausted,
+    http: 429,
+    doc: "Every backend tried was rate limited; retry after the given delay.",
+  },
+  upstream_rejected_request: {
+    code: Code.InvalidArgument,
+    http: 400,
+    doc: "The backend rejected the request as invalid (the caller's input).",
+  },
+  upstream_misconfigured: {
+    code: Code.Unavailable,
+    http: 503,
+    doc: "A backend rejected the gateway's own credentials or model name: an operator must fix the config.",
+  },
+  stream_interrupted: {
+    code: Code.Unavailable,
+    http: 502,
+    doc: "The backend failed after output had started; the stream ended with partial output.",
+  },
+  deadline_exceeded: { code: Code.DeadlineExceeded, http: 504, doc: "The request's deadline passed." },
+  cancelled: { code: Code.Canceled, http: 499, doc: "The caller cancelled the request." },
+  shutting_down: { code: Code.Unavailable, http: 503, doc: "The gateway is shutting down; retry elsewhere." },
+  internal: {
+    code: Code.Internal,
+    http: 500,
+    doc: "An unexpected gateway failure; the request id identifies it in the logs.",
+  },
+} as const satisfies Record<string, { code: Code; http: number; doc: string }>;
+
+export type Reason = keyof typeof catalog;

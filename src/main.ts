@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { compileConfig } from "./config/compile.ts";
+import { ConfigError } from "./config/config-error.ts";
+import { type LoadedConfig, loadConfigFile } from "./config/load.ts";
+import { watchConfig } from "./config/watch.ts";
+import { startGateway } from "./server/gateway.ts";
+import { createLogger } from "./telemetry/logger.ts";
+
+const HELP = `switchyard — gRPC-first AI inference gateway
+
+Usage:
+  switchyard serve --config FILE [--port N]   run the gateway (port 0 picks a free port)
+  switchyard check-config FILE                 validate a config and print its compiled routes
+  switchyard --help                            this text
+
+The config is YAML; secrets are referenced as \${ENV_VAR}. See docs/config.md.
+Signals: SIGHUP reloads the config (so does saving the file); SIGTERM/SIGINT drain and exit 0.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      port: { type: "string", short: "p" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === "help") {
+    process.stdout.write(HELP);
+    return values.help || command === "help" ? 0 : 2;
+  }
+  if (command === "check-config") return checkConfig(rest[0] ?? values.config);
+  if (command === "serve") return serve(values.config, values.port);
+  process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
+  return 2;
+}
+
+function load(file: string | undefined): LoadedConfig | undefined {
+  if (!file) {
+    process.stderr.write("missing config file: pass --config FILE\n");
+    return undefined;
+  }
+  try {
+    return loadConfigFile(file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return undefined;
+  }
+}
+
+function checkConfig(file: string | undefined): number {
+  const loaded = load(file);
+  if (!loaded) return 1;
+  const { compiled } = compileConfig(loaded, process.env);
+  const lines = [`${file}: valid`, "backends:"];
+  for (const b of compiled.backends.values()) {
+    lines.push(`  ${b.name}: ${b.description}${b.disabledReason ? ` — DISABLED (${b.disabledReason})` : ""}`);
+  }
+  lines.push("routes:");
+  for (const r of compiled.routes.values()) {
+    lines.push(`  ${r.workload}: [${[...r.operations].join(", ")}] ${r.strategy}, total timeout ${r.totalTimeoutMs} ms`);
+    r.targets.forEach((t, i) => {
+      const state = t.backend.adapter ? "" : " (disabled)";
+      lines.push(`    ${i + 1}. ${t.backend.name} / ${t.model}${t.alias ? ` as "${t.alias}"` : ""}${state}`);
+    });
+  }
+  void Promise.allSettled([...compiled.backends.values()].map((b) => b.adapter?.close()));
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+async function serve(file: string | undefined, portFlag: string | undefined): Promise<number> {
+  const loaded = load(file);
+  if (!loaded || !file) return 1;
+  let port: number | undefined;
+  if (portFlag !== undefined) {
+    port = Number(portFlag);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      process.stderr.write(`--port: "${portFlag}" is not a port number (0-65535)\n`);
+      return 2;
+    }
+  }
+  const logger = createLogger(loaded.config.log.level);
+  const gateway = await startGateway({ loaded, env: process.env, logger, ...(port !== undefined ? { port } : {}) });
+  const stopWatching = watchConfig(gateway.config, file);
+
+  for (const b of gateway.config.current.backends.values()) {
+    if (b.adapter) logger.info({ backend: b.name, type: b.type }, `backend ${b.name}: enabled (${b.description})`);
+    else logger.warn({ backend: b.name, type: b.type }, `backend ${b.name}: disabled — ${b.disabledReason}`);
+  }
+  for (const r of gateway.config.current.routes.values()) {
+    const serving = r.targets.filter((t) => t.backend.adapter).map((t) => `${t.backend.name}/${t.model}`);
+    logger.info({ workload: r.workload, targets: serving }, `route ${r.workload} → ${serving.join(" → ") || "no enabled backend"}`);
+  }
+  const scheme = loaded.config.server.tls ? "https" : "http";
+  logger.info(
+    { host: gateway.host, port: gateway.port, tls: Boolean(loaded.config.server.tls) },
+    `Switchyard listening on ${scheme}://${gateway.host}:${gateway.port} (gRPC, gRPC-Web, Connect)`,
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "stop signal received");
+      resolve();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  stopWatching();
+  await gateway.shutdown();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`switchyard: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,58 @@
+import type { AdapterEvent, ChatMessage, TokenUsage } from "../adapters/adapter.ts";
+
+export type MeteredUsage = TokenUsage & { accuracy: "exact" | "estimated" };
+
+/**
+ * Estimate used when a provider reports no usage (e.g. a stream cut before
+ * its usage chunk): ~4 characters per token, the common rule of thumb for
+ * English text with BPE tokenizers. Marked "estimated" wherever it is shown.
+ */
+export function estimateTokens(text: string): number {
+  return text.length === 0 ? 0 : Math.ceil(text.length / 4);
+}
+
+export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
+  return messages.reduce((n, m) => n + estimateTokens(m.content) + 4, 0); // + per-message framing
+}
+
+/**
+ * Observes one request's events and settles its usage: the provider's own
+ * figures when it sent them, else an estimate of what was delivered.
+ */
+export class Meter {
+  #reported: TokenUsage | undefined;
+  #deliveredChars = 0;
+  readonly #promptTokens: number;
+  firstTokenAt: number | undefined;
+
+  constructor(promptTokens: number) {
+    this.#promptTokens = promptTokens;
+  }
+
+  observe(event: AdapterEvent, now = Date.now()): void {
+    if (event.type === "usage") this.#reported = event.usage;
+    else if (event.type === "text") this.#delivered(event.text.length, now);
+    else if (event.type === "tool_call") this.#delivered(event.argumentsDelta.length + (event.name?.length ?? 0), now);
+  }
+
+  /** For unary calls: the provider's usage if any, and the output it produced. */
+  observeOutput(usage: TokenUsage | undefined, outputChars: number): void {
+    if (usage) this.#reported = usage;
+    this.#deliveredChars += outputChars;
+  }
+
+  usage(): MeteredUsage {
+    if (this.#reported) return { ...this.#reported, accuracy: "exact" };
+    return {
+      inputTokens: this.#promptTokens,
+      outputTokens: Math.ceil(this.#deliveredChars / 4),
+      cachedInputTokens: 0,
+      accuracy: "estimated",
+    };
+  }
+
+  #delivered(chars: number, now: number): void {
+    this.firstTokenAt ??= now;
+    this.#deliveredChars += chars;
+  }
+}

@@ -1,0 +1,115 @@
+import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { file_grpc_health_v1_health, Health } from "../../gen/grpc/health/v1/health_pb.ts";
+import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
+import {
+  file_grpc_reflection_v1alpha_reflection,
+  ServerReflection as ReflectionV1alpha,
+} from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { file_switchyard_v1_inference_service, InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
+import { inferenceService } from "../api/inference-service.ts";
+import type { CompiledConfig } from "../config/compile.ts";
+import { ConfigHolder } from "../config/holder.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import { Pipeline } from "../pipeline/pipeline.ts";
+import type { Logger } from "../telemetry/logger.ts";
+import { HealthStatus, healthService } from "./health.ts";
+import { type Listener, listen } from "./listen.ts";
+import { DescriptorIndex, reflectionServiceV1, reflectionServiceV1alpha } from "./reflection.ts";
+import { drain } from "./shutdown.ts";
+
+export type Gateway = {
+  port: number;
+  host: string;
+  config: ConfigHolder;
+  health: HealthStatus;
+  /** Graceful stop: NOT_SERVING, stop accepting, drain within the grace period, then force. */
+  shutdown(graceMs?: number): Promise<{ forced: boolean }>;
+};
+
+const SERVICES = [InferenceService.typeName, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
+
+/**
+ * Builds and starts the gateway on one port: InferenceService, health and
+ * reflection over gRPC, gRPC-Web and Connect.
+ */
+export async function startGateway(options: {
+  loaded: LoadedConfig;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  port?: number;
+}): Promise<Gateway> {
+  const { logger } = options;
+  const config = new ConfigHolder(options.loaded, options.env, logger);
+  const server = options.loaded.config.server;
+  const pipeline = new Pipeline(() => config.current);
+  const health = new HealthStatus([InferenceService.typeName]);
+  const descriptors = new DescriptorIndex(
+    [
+      file_switchyard_v1_inference_service,
+      file_google_protobuf_struct,
+      file_grpc_health_v1_health,
+      file_grpc_reflection_v1_reflection,
+      file_grpc_reflection_v1alpha_reflection,
+    ],
+    SERVICES,
+  );
+
+  let active = 0;
+  const idle = new EventTarget();
+  const routes = (router: ConnectRouter) => {
+    router.service(InferenceService, inferenceService({ pipeline, config: () => config.current, logger }));
+    router.service(Health, healthService(health));
+    router.service(ReflectionV1, reflectionServiceV1(descriptors));
+    router.service(ReflectionV1alpha, reflectionServiceV1alpha(descriptors));
+  };
+  const forceSignal = new AbortController();
+  const handler = connectNodeAdapter({
+    routes,
+    readMaxBytes: server.limits.maxRequestBytes,
+    writeMaxBytes: server.limits.maxResponseBytes,
+    maxTimeoutMs: server.limits.maxTimeoutMs,
+    shutdownSignal: forceSignal.signal,
+  });
+
+  const listener: Listener = await listen(
+    {
+      host: server.host,
+      port: options.port ?? server.port,
+      tls: server.tls,
+      maxConcurrentStreams: server.limits.maxConcurrentStreams,
+    },
+    (req, res) => {
+      active++;
+      res.once("close", () => {
+        active--;
+        if (active === 0) idle.dispatchEvent(new Event("idle"));
+      });
+      handler(req, res);
+    },
+  );
+
+  let stopping: Promise<{ forced: boolean }> | undefined;
+  return {
+    port: listener.address.port,
+    host: listener.address.host,
+    config,
+    health,
+    shutdown(graceMs = server.shutdownGraceMs) {
+      stopping ??= drain({
+        logger,
+        graceMs,
+        health,
+        listener,
+        inFlight: () => active,
+        idle,
+        force: () => forceSignal.abort(),
+        release: () => config.close(),
+      });
+      return stopping;
+    },
+  };
+}
+
+export type { CompiledConfig };

@@ -1,0 +1,121 @@
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export type ListenOptions = {
+  host: string;
+  port: number;
+  tls: { certFile: string; keyFile: string } | undefined;
+  maxConcurrentStreams: number;
+};
+
+/** Everything that holds connections open, so shutdown can drain and then force them. */
+export type Listener = {
+  address: { host: string; port: number };
+  /** Stop accepting, send GOAWAY / `connection: close`, let in-flight requests finish. */
+  stopAccepting(): void;
+  /** Destroy every remaining connection. */
+  destroyAll(): void;
+  /** Resolves when the listening socket is closed. */
+  closed: Promise<void>;
+};
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * One port for everything. Plaintext: the first bytes decide — the HTTP/2
+ * client preface means h2c (gRPC, Connect over HTTP/2), anything else is
+ * HTTP/1.1 (Connect, gRPC-Web, REST). TLS: ALPN decides (h2 or http/1.1).
+ */
+export async function listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const h2Settings = { maxConcurrentStreams: options.maxConcurrentStreams };
+
+  let h1: http.Server | undefined;
+  let front: net.Server;
+  if (options.tls) {
+    front = http2.createSecureServer(
+      {
+        cert: readFileSync(options.tls.certFile),
+        key: readFileSync(options.tls.keyFile),
+        allowHTTP1: true,
+        ALPNProtocols: ["h2", "http/1.1"],
+        settings: h2Settings,
+      },
+      handler,
+    );
+    (front as http2.Http2SecureServer).on("session", (s: http2.ServerHttp2Session) => track(sessions, s));
+  } else {
+    const h2 = http2.createServer({ settings: h2Settings }, handler);
+    h2.on("session", (s: http2.ServerHttp2Session) => track(sessions, s));
+    h1 = http.createServer(handler);
+    const plain = h1;
+    front = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      sniff(socket, (isH2) => (isH2 ? h2 : plain).emit("connection", socket));
+    });
+  }
+  front.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    front.once("error", reject);
+    front.listen(options.port, options.host, () => {
+      front.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = front.address() as net.AddressInfo;
+  const closed = new Promise<void>((resolve) => front.once("close", () => resolve()));
+
+  return {
+    address: { host: bound.address, port: bound.port },
+    closed,
+    stopAccepting() {
+      front.close();
+      for (const session of sessions) session.close(); // GOAWAY: open streams finish, no new ones
+      if (h1) {
+        h1.close(); // marks keep-alive sockets to close after their current response
+        h1.closeIdleConnections();
+      }
+    },
+    destroyAll() {
+      for (const session of sessions) session.destroy();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+function track(sessions: Set<http2.ServerHttp2Session>, session: http2.ServerHttp2Session): void {
+  sessions.add(session);
+  session.once("close", () => sessions.delete(session));
+}
+
+/** Reads just enough of the first bytes to tell h2c from HTTP/1.1, then hands the socket on untouched. */
+function sniff(socket: net.Socket, route: (isH2: boolean) => void): void {
+  let head = Buffer.alloc(0);
+  const onReadable = () => {
+    let chunk: Buffer | null;
+    while ((chunk = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, H2_PREFACE.length);
+    const isH2Prefix = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+    if (isH2Prefix && head.length < H2_PREFACE.length) return; // need more bytes to be sure
+    socket.off("readable", onReadable);
+    socket.off("end", onEnd);
+    if (head.length > 0) socket.unshift(head);
+    route(isH2Prefix);
+  };
+  const onEnd = () => socket.destroy();
+  socket.on("readable", onReadable);
+  socket.once("end", onEnd);
+  socket.once("error", () => socket.destroy());
+}

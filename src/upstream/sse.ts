@@ -1,0 +1,54 @@
+/** One server-sent event. */
+export type SseEvent = { event: string | undefined; data: string; id: string | undefined };
+
+/**
+ * Parses a byte stream as server-sent events (WHATWG rules): LF, CRLF or CR
+ * line ends, `:` comment lines, multi-line data joined by "\n", an event
+ * dispatched at each blank line. Events with no data field are skipped.
+ */
+export async function* parseSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let data: string[] = [];
+  let event: string | undefined;
+  let id: string | undefined;
+  let pendingCR = false;
+
+  const takeLines = function* (): Generator<string> {
+    let start = 0;
+    for (let i = 0; i < buffer.length; i++) {
+      const ch = buffer.charCodeAt(i);
+      if (ch === 10 || ch === 13) {
+        yield buffer.slice(start, i);
+        if (ch === 13 && buffer.charCodeAt(i + 1) === 10) i++;
+        start = i + 1;
+      }
+    }
+    buffer = buffer.slice(start);
+  };
+
+  for await (const chunk of body) {
+    let text = typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+    // A CRLF split across chunks: drop the LF that belongs to the previous CR.
+    if (pendingCR && text.startsWith("\n")) text = text.slice(1);
+    pendingCR = text.endsWith("\r");
+    buffer += text;
+    for (const line of takeLines()) {
+      if (line === "") {
+        if (data.length > 0) yield { event, data: data.join("\n"), id };
+        data = [];
+        event = undefined;
+        continue;
+      }
+      if (line.startsWith(":")) continue;
+      const colon = line.indexOf(":");
+      const field = colon === -1 ? line : line.slice(0, colon);
+      let value = colon === -1 ? "" : line.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "data") data.push(value);
+      else if (field === "event") event = value;
+      else if (field === "id") id = value;
+    }
+  }
+  // A final event without its blank line is incomplete: the stream was cut, so it is dropped.
+}
