@@ -63,7 +63,9 @@ function checkConfig(file: string | undefined): number {
   }
   lines.push("routes:");
   for (const r of compiled.routes.values()) {
-    lines.push(`  ${r.workload}: [${[...r.operations].join(", ")}] ${r.strategy}, total timeout ${r.totalTimeoutMs} ms`);
+    lines.push(
+      `  ${r.workload}: [${[...r.operations].join(", ")}] ${r.strategy}, total timeout ${r.totalTimeoutMs} ms`,
+    );
     r.targets.forEach((t, i) => {
       const state = t.backend.adapter ? "" : " (disabled)";
       lines.push(`    ${i + 1}. ${t.backend.name} / ${t.model}${t.alias ? ` as "${t.alias}"` : ""}${state}`);
@@ -86,16 +88,25 @@ async function serve(file: string | undefined, portFlag: string | undefined): Pr
     }
   }
   const logger = createLogger(loaded.config.log.level);
-  const gateway = await startGateway({ loaded, env: process.env, logger, ...(port !== undefined ? { port } : {}) });
+  const gateway = await startGateway({
+    loaded,
+    env: process.env,
+    logger,
+    ...(port !== undefined ? { port } : {}),
+  });
   const stopWatching = watchConfig(gateway.config, file);
 
   for (const b of gateway.config.current.backends.values()) {
-    if (b.adapter) logger.info({ backend: b.name, type: b.type }, `backend ${b.name}: enabled (${b.description})`);
+    if (b.adapter)
+      logger.info({ backend: b.name, type: b.type }, `backend ${b.name}: enabled (${b.description})`);
     else logger.warn({ backend: b.name, type: b.type }, `backend ${b.name}: disabled — ${b.disabledReason}`);
   }
   for (const r of gateway.config.current.routes.values()) {
     const serving = r.targets.filter((t) => t.backend.adapter).map((t) => `${t.backend.name}/${t.model}`);
-    logger.info({ workload: r.workload, targets: serving }, `route ${r.workload} → ${serving.join(" → ") || "no enabled backend"}`);
+    logger.info(
+      { workload: r.workload, targets: serving },
+      `route ${r.workload} → ${serving.join(" → ") || "no enabled backend"}`,
+    );
   }
   const scheme = loaded.config.server.tls ? "https" : "http";
   logger.info(
@@ -121,7 +132,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`switchyard: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `switchyard: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -1,6 +1,6 @@
-import { Secret } from "../config/secret.ts";
 import { refName } from "../config/env-refs.ts";
 import type { BackendConfig } from "../config/schema.ts";
+import { Secret } from "../config/secret.ts";
 import type { Adapter } from "./adapter.ts";
 import { EchoAdapter } from "./echo/index.ts";
 import { OpenAIAdapter } from "./openai/index.ts";

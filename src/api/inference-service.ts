@@ -34,7 +34,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
     return ctx;
   };
 
-  const fail = (ctx: RequestContext, context: HandlerContext, error: unknown) => {
+  const fail = (ctx: RequestContext, error: unknown) => {
     logRequest(ctx, error);
     const out = toConnectError(error, ctx.id);
     setRoutingTrailers(out.metadata, ctx.decision, undefined, ctx.usage);
@@ -57,7 +57,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
           routing: routingInfo(ctx.decision, output.model),
         };
       } catch (error) {
-        throw fail(ctx, context, error);
+        throw fail(ctx, error);
       }
     },
 
@@ -75,7 +75,12 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
               yield {
                 event: {
                   case: "toolCallDelta",
-                  value: { index: event.index, id: event.id ?? "", name: event.name ?? "", argumentsDelta: event.argumentsDelta },
+                  value: {
+                    index: event.index,
+                    id: event.id ?? "",
+                    name: event.name ?? "",
+                    argumentsDelta: event.argumentsDelta,
+                  },
                 },
               };
               break;
@@ -110,7 +115,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
         }
         logRequest(ctx, undefined);
       } catch (error) {
-        throw fail(ctx, context, error);
+        throw fail(ctx, error);
       }
     },
 
@@ -127,7 +132,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
           routing: routingInfo(ctx.decision, output.model),
         };
       } catch (error) {
-        throw fail(ctx, context, error);
+        throw fail(ctx, error);
       }
     },
 
@@ -138,7 +143,9 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
         .map((route) => ({
           workload: route.workload,
           description: route.description,
-          operations: [...route.operations].map((op) => (op === "embed" ? WireOperation.EMBED : WireOperation.GENERATE)),
+          operations: [...route.operations].map((op) =>
+            op === "embed" ? WireOperation.EMBED : WireOperation.GENERATE,
+          ),
           models: route.targets.map((t) => ({
             name: t.alias ?? t.model,
             backend: t.backend.name,

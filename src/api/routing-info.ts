@@ -10,8 +10,13 @@ import type { Decision } from "./request-context.ts";
 export function reasonOf(d: Decision): string {
   const failed = d.attempts.filter((a) => a.outcome !== "success");
   const parts = [`${d.strategy || "priority"}: `];
-  parts.push(failed.length === 0 ? "first eligible target" : `fallback after ${failed.map((a) => `${a.backend} failed (${a.errorKind})`).join(", ")}`);
-  if (d.skipped.length > 0) parts.push(`; skipped ${d.skipped.map((s) => `${s.backend} (${s.reason})`).join(", ")}`);
+  parts.push(
+    failed.length === 0
+      ? "first eligible target"
+      : `fallback after ${failed.map((a) => `${a.backend} failed (${a.errorKind})`).join(", ")}`,
+  );
+  if (d.skipped.length > 0)
+    parts.push(`; skipped ${d.skipped.map((s) => `${s.backend} (${s.reason})`).join(", ")}`);
   return parts.join("");
 }
 
@@ -21,7 +26,10 @@ const OUTCOME = {
   failed_after_commit: AttemptOutcome.FAILED_AFTER_COMMIT,
 } as const;
 
-export function routingInfo(d: Decision, servedModel: string | undefined): MessageInitShape<typeof RoutingInfoSchema> {
+export function routingInfo(
+  d: Decision,
+  servedModel: string | undefined,
+): MessageInitShape<typeof RoutingInfoSchema> {
   return {
     route: d.route,
     backend: d.servedBy?.backend ?? "",

@@ -10,7 +10,13 @@ import {
   type ResponseFormat as WireResponseFormat,
 } from "../../gen/switchyard/v1/generation_pb.ts";
 import type { EmbedRequest, GenerateRequest } from "../../gen/switchyard/v1/inference_service_pb.ts";
-import type { ChatMessage, ResponseFormat, Sampling, ToolSpec, ToolChoice as InternalToolChoice } from "../adapters/adapter.ts";
+import type {
+  ChatMessage,
+  ToolChoice as InternalToolChoice,
+  ResponseFormat,
+  Sampling,
+  ToolSpec,
+} from "../adapters/adapter.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import type { EmbeddingRequest, GenerationRequest } from "../pipeline/pipeline.ts";
 
@@ -26,7 +32,10 @@ const invalid = (message: string) => new GatewayError("invalid_argument", messag
 export function toGenerationRequest(req: GenerationFields): GenerationRequest {
   requireWorkload(req.workload);
   if (req.messages.length === 0) {
-    throw new GatewayError("empty_messages", "messages is empty: send at least one message, e.g. a ROLE_USER turn");
+    throw new GatewayError(
+      "empty_messages",
+      "messages is empty: send at least one message, e.g. a ROLE_USER turn",
+    );
   }
   const tools = req.tools.map(toToolSpec);
   const toolChoice = toToolChoice(req.toolChoice, tools);
@@ -45,11 +54,12 @@ export function toGenerationRequest(req: GenerationFields): GenerationRequest {
 
 export function toEmbeddingRequest(req: EmbedRequest): EmbeddingRequest {
   requireWorkload(req.workload);
-  if (req.inputs.length === 0) throw new GatewayError("empty_inputs", "inputs is empty: send at least one text");
+  if (req.inputs.length === 0)
+    throw new GatewayError("empty_inputs", "inputs is empty: send at least one text");
   if (req.inputs.length > MAX_EMBED_INPUTS) {
     throw invalid(`inputs has ${req.inputs.length} texts; at most ${MAX_EMBED_INPUTS} per call`);
   }
-  const empty = req.inputs.findIndex((text) => text === "");
+  const empty = req.inputs.indexOf("");
   if (empty !== -1) throw invalid(`inputs[${empty}] is empty: every input needs text`);
   if (req.dimensions !== undefined && req.dimensions < 1) throw invalid("dimensions must be at least 1");
   return {
@@ -61,7 +71,10 @@ export function toEmbeddingRequest(req: EmbedRequest): EmbeddingRequest {
 
 export function requireWorkload(workload: string): void {
   if (workload === "") {
-    throw new GatewayError("missing_workload", "workload is required: set it to a workload tag (see ListModels)");
+    throw new GatewayError(
+      "missing_workload",
+      "workload is required: set it to a workload tag (see ListModels)",
+    );
   }
 }
 
@@ -74,20 +87,25 @@ const ROLES: Record<number, ChatMessage["role"]> = {
 
 function toChatMessage(m: Message, i: number): ChatMessage {
   const role = ROLES[m.role];
-  if (!role) throw invalid(`messages[${i}].role: set a role (ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL)`);
+  if (!role)
+    throw invalid(`messages[${i}].role: set a role (ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL)`);
   let content = "";
   m.content.forEach((part, j) => {
-    if (part.part.case !== "text") throw invalid(`messages[${i}].content[${j}]: empty content part; set text`);
+    if (part.part.case !== "text")
+      throw invalid(`messages[${i}].content[${j}]: empty content part; set text`);
     content += part.part.value;
   });
   if (role === "tool" && m.toolCallId === "") {
     throw invalid(`messages[${i}].tool_call_id: a ROLE_TOOL message must name the call it answers`);
   }
   if (content === "" && m.toolCalls.length === 0) {
-    throw invalid(`messages[${i}].content: message has no text${role === "assistant" ? " and no tool calls" : ""}`);
+    throw invalid(
+      `messages[${i}].content: message has no text${role === "assistant" ? " and no tool calls" : ""}`,
+    );
   }
   const out: ChatMessage = { role, content };
-  if (m.toolCalls.length > 0) out.toolCalls = m.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
+  if (m.toolCalls.length > 0)
+    out.toolCalls = m.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
   if (m.toolCallId) out.toolCallId = m.toolCallId;
   if (m.name) out.name = m.name;
   return out;
@@ -117,7 +135,8 @@ function toToolChoice(choice: ToolChoice | undefined, tools: ToolSpec[]): Intern
     case ToolChoiceMode.NONE:
       return { mode: "none" };
     case ToolChoiceMode.REQUIRED:
-      if (tools.length === 0) throw invalid("tool_choice.mode: TOOL_CHOICE_MODE_REQUIRED needs at least one tool");
+      if (tools.length === 0)
+        throw invalid("tool_choice.mode: TOOL_CHOICE_MODE_REQUIRED needs at least one tool");
       return { mode: "required" };
     default:
       return undefined;
@@ -132,7 +151,8 @@ function toSampling(s: SamplingParams | undefined): Sampling {
     out.maxOutputTokens = s.maxOutputTokens;
   }
   if (s.temperature !== undefined) {
-    if (!(s.temperature >= 0 && s.temperature <= 2)) throw invalid("sampling.temperature must be between 0 and 2");
+    if (!(s.temperature >= 0 && s.temperature <= 2))
+      throw invalid("sampling.temperature must be between 0 and 2");
     out.temperature = s.temperature;
   }
   if (s.topP !== undefined) {

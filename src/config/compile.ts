@@ -73,7 +73,11 @@ export function compileConfig(
       workload,
       description: route.description,
       operations: new Set(route.operations),
-      targets: route.targets.map((t) => ({ backend: backends.get(t.backend)!, model: t.model, alias: t.alias })),
+      targets: route.targets.map((t) => ({
+        backend: backends.get(t.backend)!,
+        model: t.model,
+        alias: t.alias,
+      })),
       totalTimeoutMs: route.timeouts.totalMs,
       strategy: "priority",
     });

@@ -42,7 +42,11 @@ export class ConfigHolder {
     const { compiled, retired } = compileConfig(loaded, this.#env, this.#current);
     const before = this.#current.loaded.config.server;
     const after = loaded.config.server;
-    if (before.port !== after.port || before.host !== after.host || JSON.stringify(before.tls) !== JSON.stringify(after.tls)) {
+    if (
+      before.port !== after.port ||
+      before.host !== after.host ||
+      JSON.stringify(before.tls) !== JSON.stringify(after.tls)
+    ) {
       this.#logger.warn("server listen settings changed: they take effect on restart only");
     }
     this.#current = compiled;

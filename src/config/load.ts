@@ -22,12 +22,18 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 }
 
 /** Parses and validates config text; every problem found is reported at once, each with its path. */
-export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function parseConfig(
+  text: string,
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,
-      doc.errors.map((e) => `YAML line ${(e.linePos?.[0]?.line ?? 0).toString()}: ${e.message.split("\n")[0]}`),
+      doc.errors.map(
+        (e) => `YAML line ${(e.linePos?.[0]?.line ?? 0).toString()}: ${e.message.split("\n")[0]}`,
+      ),
     );
   }
   const expanded = expandEnvRefs(doc.toJS() ?? {}, env);

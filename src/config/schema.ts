@@ -66,9 +66,17 @@ const serverSchema = z.strictObject({
   limits: z
     .strictObject({
       /** Largest request message accepted (RESOURCE_EXHAUSTED above it). */
-      maxRequestBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+      maxRequestBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(4 * 1024 * 1024),
       /** Largest response message sent. */
-      maxResponseBytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+      maxResponseBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(16 * 1024 * 1024),
       /** Longest deadline a caller may ask for; longer ones are capped to it. */
       maxTimeoutMs: z.number().int().min(1).default(600_000),
       /** HTTP/2 concurrent streams per connection. */
@@ -82,7 +90,9 @@ const serverSchema = z.strictObject({
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
   log: z
-    .strictObject({ level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info") })
+    .strictObject({
+      level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+    })
     .prefault({}),
   backends: z.record(z.string().regex(NAME, nameMessage), backendSchema),
   routes: z.record(z.string().regex(NAME, nameMessage), routeSchema),

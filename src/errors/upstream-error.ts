@@ -23,7 +23,12 @@ export class UpstreamError extends Error {
   constructor(
     kind: UpstreamErrorKind,
     message: string,
-    options?: { status?: number; retryAfterMs?: number | undefined; afterFirstToken?: boolean; cause?: unknown },
+    options?: {
+      status?: number;
+      retryAfterMs?: number | undefined;
+      afterFirstToken?: boolean;
+      cause?: unknown;
+    },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "UpstreamError";

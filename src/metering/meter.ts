@@ -32,7 +32,8 @@ export class Meter {
   observe(event: AdapterEvent, now = Date.now()): void {
     if (event.type === "usage") this.#reported = event.usage;
     else if (event.type === "text") this.#delivered(event.text.length, now);
-    else if (event.type === "tool_call") this.#delivered(event.argumentsDelta.length + (event.name?.length ?? 0), now);
+    else if (event.type === "tool_call")
+      this.#delivered(event.argumentsDelta.length + (event.name?.length ?? 0), now);
   }
 
   /** For unary calls: the provider's usage if any, and the output it produced. */

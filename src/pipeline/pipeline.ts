@@ -2,7 +2,7 @@ import type { EmbedOutput, GenerateInput, GenerateOutput } from "../adapters/ada
 import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledConfig, Operation } from "../config/compile.ts";
 import { UpstreamError } from "../errors/upstream-error.ts";
-import { estimatePromptTokens, estimateTokens, type MeteredUsage, Meter } from "../metering/meter.ts";
+import { estimatePromptTokens, estimateTokens, Meter, type MeteredUsage } from "../metering/meter.ts";
 import { Deadline } from "../routing/deadline.ts";
 import { attemptStream, attemptUnary, type RoutedEvent } from "../routing/fallback.ts";
 import { resolveRoute } from "../routing/resolve-route.ts";
@@ -39,7 +39,10 @@ export class Pipeline {
       const { value } = await attemptUnary(ctx, candidates, deadline, (target, call) =>
         target.backend.adapter!.generate({ ...request, model: target.model }, call),
       );
-      meter.observeOutput(value.usage, value.text.length + value.toolCalls.reduce((n, c) => n + c.arguments.length, 0));
+      meter.observeOutput(
+        value.usage,
+        value.text.length + value.toolCalls.reduce((n, c) => n + c.arguments.length, 0),
+      );
       ctx.usage = meter.usage();
       return { output: value, usage: ctx.usage };
     } finally {
@@ -72,10 +75,16 @@ export class Pipeline {
       const { value } = await attemptUnary(ctx, candidates, deadline, (target, call) => {
         const adapter = target.backend.adapter!;
         if (!adapter.embed) {
-          throw new UpstreamError("bad_request", `backend ${target.backend.name} (${target.backend.type}) cannot embed`);
+          throw new UpstreamError(
+            "bad_request",
+            `backend ${target.backend.name} (${target.backend.type}) cannot embed`,
+          );
         }
         const input = { model: target.model, inputs: request.inputs };
-        return adapter.embed(request.dimensions === undefined ? input : { ...input, dimensions: request.dimensions }, call);
+        return adapter.embed(
+          request.dimensions === undefined ? input : { ...input, dimensions: request.dimensions },
+          call,
+        );
       });
       const usage: MeteredUsage = value.usage
         ? { ...value.usage, accuracy: "exact" }
@@ -94,7 +103,13 @@ export class Pipeline {
 
   /** Route resolution and the request deadline; throws catalog errors to reject. */
   #admit(ctx: RequestContext, requestedModel: string, operation: Operation) {
-    const { route, candidates } = resolveRoute(this.#config(), ctx.workload, requestedModel, operation, ctx.decision);
+    const { route, candidates } = resolveRoute(
+      this.#config(),
+      ctx.workload,
+      requestedModel,
+      operation,
+      ctx.decision,
+    );
     const deadline = new Deadline(ctx.signal, ctx.callerTimeoutMs, route.totalTimeoutMs, ctx.startedAt);
     return { route, candidates, deadline };
   }

@@ -12,7 +12,12 @@ export class Deadline {
   readonly #onCallerAbort: () => void;
   readonly #caller: AbortSignal;
 
-  constructor(caller: AbortSignal, callerTimeoutMs: number | undefined, routeTimeoutMs: number, now = Date.now()) {
+  constructor(
+    caller: AbortSignal,
+    callerTimeoutMs: number | undefined,
+    routeTimeoutMs: number,
+    now = Date.now(),
+  ) {
     const budget = Math.min(callerTimeoutMs ?? Number.POSITIVE_INFINITY, routeTimeoutMs);
     this.at = now + budget;
     this.signal = this.#controller.signal;

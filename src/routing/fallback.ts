@@ -81,9 +81,13 @@ export async function* attemptStream(
       record(ctx, target, started, committed ? "failed_after_commit" : "failed", failure);
       stopIfAborted(ctx, deadline);
       if (committed) {
-        throw new GatewayError("stream_interrupted", `stream from ${backend} failed after output began: ${failure.message}`, {
-          cause: failure,
-        });
+        throw new GatewayError(
+          "stream_interrupted",
+          `stream from ${backend} failed after output began: ${failure.message}`,
+          {
+            cause: failure,
+          },
+        );
       }
       if (!failure.failoverAllowed) throw finalError([failure]);
       failures.push(failure);
@@ -102,7 +106,10 @@ function asUpstreamError(error: unknown, deadline: Deadline): UpstreamError {
 
 function stopIfAborted(ctx: RequestContext, deadline: Deadline): void {
   if (deadline.expired) {
-    throw new GatewayError("deadline_exceeded", `deadline exceeded after ${ctx.decision.attempts.length} attempt(s)`);
+    throw new GatewayError(
+      "deadline_exceeded",
+      `deadline exceeded after ${ctx.decision.attempts.length} attempt(s)`,
+    );
   }
   if (ctx.signal.aborted) throw new GatewayError("cancelled", "the caller cancelled the request");
 }
@@ -138,7 +145,10 @@ function finalError(failures: UpstreamError[]): GatewayError {
     });
   }
   if (failures.every((f) => f.kind === "auth")) {
-    return new GatewayError("upstream_misconfigured", `backend configuration error (operator must fix): ${summary}`);
+    return new GatewayError(
+      "upstream_misconfigured",
+      `backend configuration error (operator must fix): ${summary}`,
+    );
   }
   return new GatewayError("upstream_unavailable", `every backend failed: ${summary}`);
 }

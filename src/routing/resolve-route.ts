@@ -1,6 +1,6 @@
+import type { Decision } from "../api/request-context.ts";
 import type { CompiledConfig, CompiledRoute, CompiledTarget, Operation } from "../config/compile.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
-import type { Decision } from "../api/request-context.ts";
 
 export type Resolved = { route: CompiledRoute; candidates: CompiledTarget[] };
 
@@ -19,7 +19,10 @@ export function resolveRoute(
   const route = config.routes.get(workload);
   if (!route) {
     const known = [...config.routes.keys()].sort().join(", ");
-    throw new GatewayError("unknown_workload", `unknown workload "${workload}" (configured: ${known || "none"})`);
+    throw new GatewayError(
+      "unknown_workload",
+      `unknown workload "${workload}" (configured: ${known || "none"})`,
+    );
   }
   decision.route = route.workload;
   decision.strategy = route.strategy;
@@ -43,7 +46,11 @@ export function resolveRoute(
   const candidates: CompiledTarget[] = [];
   for (const target of targets) {
     if (target.backend.adapter) candidates.push(target);
-    else decision.skipped.push({ backend: target.backend.name, reason: `disabled: ${target.backend.disabledReason}` });
+    else
+      decision.skipped.push({
+        backend: target.backend.name,
+        reason: `disabled: ${target.backend.disabledReason}`,
+      });
   }
   if (candidates.length === 0) {
     throw new GatewayError(

@@ -2,12 +2,18 @@ import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { file_grpc_health_v1_health, Health } from "../../gen/grpc/health/v1/health_pb.ts";
-import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
+import {
+  file_grpc_reflection_v1_reflection,
+  ServerReflection as ReflectionV1,
+} from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import {
   file_grpc_reflection_v1alpha_reflection,
   ServerReflection as ReflectionV1alpha,
 } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
-import { file_switchyard_v1_inference_service, InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
+import {
+  file_switchyard_v1_inference_service,
+  InferenceService,
+} from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { inferenceService } from "../api/inference-service.ts";
 import type { CompiledConfig } from "../config/compile.ts";
 import { ConfigHolder } from "../config/holder.ts";
@@ -28,7 +34,12 @@ export type Gateway = {
   shutdown(graceMs?: number): Promise<{ forced: boolean }>;
 };
 
-const SERVICES = [InferenceService.typeName, Health.typeName, ReflectionV1.typeName, ReflectionV1alpha.typeName];
+const SERVICES = [
+  InferenceService.typeName,
+  Health.typeName,
+  ReflectionV1.typeName,
+  ReflectionV1alpha.typeName,
+];
 
 /**
  * Builds and starts the gateway on one port: InferenceService, health and

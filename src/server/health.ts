@@ -1,6 +1,9 @@
 import { EventEmitter, on } from "node:events";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.ts";
+import {
+  type Health,
+  HealthCheckResponse_ServingStatus as Status,
+} from "../../gen/grpc/health/v1/health_pb.ts";
 
 /**
  * Serving status per service name ("" = the whole server), as

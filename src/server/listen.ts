@@ -104,8 +104,9 @@ function track(sessions: Set<http2.ServerHttp2Session>, session: http2.ServerHtt
 function sniff(socket: net.Socket, route: (isH2: boolean) => void): void {
   let head = Buffer.alloc(0);
   const onReadable = () => {
-    let chunk: Buffer | null;
-    while ((chunk = socket.read() as Buffer | null) !== null) head = Buffer.concat([head, chunk]);
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+      head = Buffer.concat([head, chunk]);
+    }
     const n = Math.min(head.length, H2_PREFACE.length);
     const isH2Prefix = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
     if (isH2Prefix && head.length < H2_PREFACE.length) return; // need more bytes to be sure

@@ -1,8 +1,8 @@
 import { type DescFile, type DescMessage, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
-import { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import type { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
+import type { ServerReflection as ReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
 
 const NOT_FOUND = 5; // gRPC status code, as the reflection protocol reports errors in-band
 
@@ -10,7 +10,10 @@ const NOT_FOUND = 5; // gRPC status code, as the reflection protocol reports err
 type ReflectionRequest = {
   host: string;
   messageRequest:
-    | { case: "fileByFilename" | "fileContainingSymbol" | "allExtensionNumbersOfType" | "listServices"; value: string }
+    | {
+        case: "fileByFilename" | "fileContainingSymbol" | "allExtensionNumbersOfType" | "listServices";
+        value: string;
+      }
     | { case: "fileContainingExtension"; value: { containingType: string; extensionNumber: number } }
     | { case: undefined; value?: undefined };
 };
@@ -65,7 +68,10 @@ export class DescriptorIndex {
     const base = { validHost: req.host, originalRequest: req };
     const notFound = (what: string) => ({
       ...base,
-      messageResponse: { case: "errorResponse" as const, value: { errorCode: NOT_FOUND, errorMessage: `${what} not found` } },
+      messageResponse: {
+        case: "errorResponse" as const,
+        value: { errorCode: NOT_FOUND, errorMessage: `${what} not found` },
+      },
     });
     const files = (file: DescFile | undefined, what: string) =>
       file

@@ -23,7 +23,10 @@ export async function drain(options: {
   options.health.setAll(Status.NOT_SERVING);
   options.health.close();
   listener.stopAccepting();
-  logger.info({ inFlight: options.inFlight(), graceMs: options.graceMs }, "shutting down: draining in-flight calls");
+  logger.info(
+    { inFlight: options.inFlight(), graceMs: options.graceMs },
+    "shutting down: draining in-flight calls",
+  );
 
   let timer: NodeJS.Timeout | undefined;
   const drained = new Promise<boolean>((resolve) => {

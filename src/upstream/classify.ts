@@ -43,9 +43,11 @@ function first(value: string | string[] | undefined): string | undefined {
  */
 export function classifyNetworkError(error: unknown, signal: AbortSignal): UpstreamError {
   if (error instanceof UpstreamError) return error;
-  if (signal.aborted) return new UpstreamError("timeout", "upstream call aborted (deadline or cancel)", { cause: error });
+  if (signal.aborted)
+    return new UpstreamError("timeout", "upstream call aborted (deadline or cancel)", { cause: error });
   const code = (error as { code?: string }).code ?? "";
   const message = code || (error instanceof Error ? error.name : "network error");
-  if (code === "UND_ERR_CONNECT_TIMEOUT") return new UpstreamError("timeout", `connect timeout`, { cause: error });
+  if (code === "UND_ERR_CONNECT_TIMEOUT")
+    return new UpstreamError("timeout", `connect timeout`, { cause: error });
   return new UpstreamError("unavailable", `network error: ${message}`, { cause: error });
 }

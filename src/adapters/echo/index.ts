@@ -33,7 +33,12 @@ export class EchoAdapter implements Adapter {
       else if (event.type === "tool_call") {
         const existing = out.toolCalls[event.index];
         if (existing) existing.arguments += event.argumentsDelta;
-        else out.toolCalls[event.index] = { id: event.id ?? "", name: event.name ?? "", arguments: event.argumentsDelta };
+        else
+          out.toolCalls[event.index] = {
+            id: event.id ?? "",
+            name: event.name ?? "",
+            arguments: event.argumentsDelta,
+          };
       } else if (event.type === "finish") out.finishReason = event.reason;
       else out.usage = event.usage;
     }
@@ -48,7 +53,13 @@ export class EchoAdapter implements Adapter {
       const args = JSON.stringify({ text: prompt });
       const half = Math.ceil(args.length / 2);
       await this.#pause(call);
-      yield { type: "tool_call", index: 0, id: `call_echo${toolId(prompt)}`, name: forced, argumentsDelta: args.slice(0, half) };
+      yield {
+        type: "tool_call",
+        index: 0,
+        id: `call_echo${toolId(prompt)}`,
+        name: forced,
+        argumentsDelta: args.slice(0, half),
+      };
       await this.#pause(call);
       yield { type: "tool_call", index: 0, argumentsDelta: args.slice(half) };
       yield { type: "finish", reason: "tool_calls", model: input.model };
@@ -78,7 +89,8 @@ export class EchoAdapter implements Adapter {
 
   async #pause(call: AdapterCall): Promise<void> {
     try {
-      if (this.#options.chunkDelayMs > 0) await sleep(this.#options.chunkDelayMs, undefined, { signal: call.signal });
+      if (this.#options.chunkDelayMs > 0)
+        await sleep(this.#options.chunkDelayMs, undefined, { signal: call.signal });
     } catch {
       throw new UpstreamError("timeout", "echo: aborted");
     }

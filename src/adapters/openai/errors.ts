@@ -24,14 +24,19 @@ export async function errorFromResponse(backend: string, response: HttpResponse)
   }
   let kind = kindForHttpStatus(response.status);
   // insufficient_quota is a billing problem of the gateway's account, not a transient limit.
-  if (response.status === 429 && (code === "insufficient_quota" || type === "insufficient_quota")) kind = "auth";
+  if (response.status === 429 && (code === "insufficient_quota" || type === "insufficient_quota"))
+    kind = "auth";
   // Auth errors can quote part of our key ("Incorrect API key provided: sk-ab***"): keep only the code.
   const shown = kind === "auth" ? "" : message.slice(0, 200);
   const detail = [code || type, shown].filter(Boolean).join(": ");
-  return new UpstreamError(kind, `${backend} answered HTTP ${response.status}${detail ? ` (${detail})` : ""}`, {
-    status: response.status,
-    retryAfterMs: parseRetryAfter(response.headers),
-  });
+  return new UpstreamError(
+    kind,
+    `${backend} answered HTTP ${response.status}${detail ? ` (${detail})` : ""}`,
+    {
+      status: response.status,
+      retryAfterMs: parseRetryAfter(response.headers),
+    },
+  );
 }
 
 async function readBounded(response: HttpResponse): Promise<string> {

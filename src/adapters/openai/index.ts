@@ -69,7 +69,11 @@ export class OpenAIAdapter implements Adapter {
   }
 
   async embed(input: EmbedInput, call: AdapterCall): Promise<EmbedOutput> {
-    const body: Record<string, unknown> = { model: input.model, input: input.inputs, encoding_format: "float" };
+    const body: Record<string, unknown> = {
+      model: input.model,
+      input: input.inputs,
+      encoding_format: "float",
+    };
     if (input.dimensions !== undefined) body.dimensions = input.dimensions;
     const response = await this.#post("/embeddings", body, call);
     const wire = (await readJson(this.#options.name, response, call.signal)) as {
@@ -79,14 +83,19 @@ export class OpenAIAdapter implements Adapter {
     };
     const data = [...(wire.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
     if (data.length !== input.inputs.length || data.some((d) => !Array.isArray(d.embedding))) {
-      throw new UpstreamError("protocol", `${this.#options.name} returned ${data.length} embeddings for ${input.inputs.length} inputs`);
+      throw new UpstreamError(
+        "protocol",
+        `${this.#options.name} returned ${data.length} embeddings for ${input.inputs.length} inputs`,
+      );
     }
     const vectors = data.map((d) => Float32Array.from(d.embedding as number[]));
     const prompt = wire.usage?.prompt_tokens;
     return {
       vectors,
       model: wire.model ?? input.model,
-      ...(typeof prompt === "number" ? { usage: { inputTokens: prompt, outputTokens: 0, cachedInputTokens: 0 } } : {}),
+      ...(typeof prompt === "number"
+        ? { usage: { inputTokens: prompt, outputTokens: 0, cachedInputTokens: 0 } }
+        : {}),
     };
   }
 
@@ -95,7 +104,10 @@ export class OpenAIAdapter implements Adapter {
   }
 
   async #post(path: string, body: unknown, call: AdapterCall): Promise<HttpResponse> {
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json",
+    };
     const key = this.#options.apiKey;
     if (key) headers.authorization = `Bearer ${key.reveal()}`;
     const response = await this.#pool.request({
@@ -120,6 +132,9 @@ async function readJson(backend: string, response: HttpResponse, signal: AbortSi
   try {
     return JSON.parse(text);
   } catch {
-    throw new UpstreamError("protocol", `${backend} answered HTTP ${response.status} with a body that is not JSON`);
+    throw new UpstreamError(
+      "protocol",
+      `${backend} answered HTTP ${response.status} with a body that is not JSON`,
+    );
   }
 }

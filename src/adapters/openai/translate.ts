@@ -9,7 +9,12 @@ import type {
 } from "../adapter.ts";
 
 /** Wire shapes of OpenAI's Chat Completions API, as much as we read. */
-type WireToolCall = { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } };
+type WireToolCall = {
+  index?: number;
+  id?: string;
+  type?: string;
+  function?: { name?: string; arguments?: string };
+};
 type WireUsage = {
   prompt_tokens?: number;
   completion_tokens?: number;

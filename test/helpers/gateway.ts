@@ -1,0 +1,47 @@
+import { Writable } from "node:stream";
+import { parseConfig } from "../../src/config/load.ts";
+import { type Gateway, startGateway } from "../../src/server/gateway.ts";
+import { createLogger } from "../../src/telemetry/logger.ts";
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+export type TestGateway = {
+  gateway: Gateway;
+  url: string;
+  /** Every log line written so far, parsed. */
+  logs: LogLine[];
+  /** Raw log text, for canary-secret checks. */
+  logText(): string;
+  stop(): Promise<void>;
+};
+
+/** Starts an in-process gateway on a free loopback port from config text, capturing its logs. */
+export async function startTestGateway(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+  const loaded = parseConfig(yaml, "test-config", env);
+  const logs: LogLine[] = [];
+  let raw = "";
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      raw += chunk.toString("utf8");
+      for (const line of chunk.toString("utf8").split("\n"))
+        if (line.trim()) logs.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  const logger = createLogger("debug", sink);
+  const gateway = await startGateway({ loaded, env, logger, port: 0 });
+  return {
+    gateway,
+    url: `http://127.0.0.1:${gateway.port}`,
+    logs,
+    logText: () => raw,
+    stop: async () => {
+      await gateway.shutdown(1000);
+    },
+  };
+}
+
+/** A minimal valid config around the given backends and routes blocks (YAML, already indented). */
+export function configYaml(backends: string, routes: string, server = ""): string {
+  return `server:\n  host: 127.0.0.1\n  port: 0\n${server}backends:\n${backends}\nroutes:\n${routes}\n`;
+}

@@ -1,0 +1,301 @@
+// A faithful, scriptable fake of api.openai.com (chat completions, embeddings, models) on a loopback port.
+// Wire shapes: openai-wire.ts; admission checks: openai-http.ts; error bodies: openai-errors.ts and
+// test/fixtures/openai/*.http; SSE writer: sse.ts.
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { errorResponse, isErrorFixtureName, openAIErrorBody } from "./openai-errors.ts";
+import { admit, isObject, type Json, readBody, routeOf, send, sendError } from "./openai-http.ts";
+import {
+  chatCompletion,
+  chatStreamEvents,
+  embeddingInputs,
+  embeddingsResponse,
+  MODELS,
+  planChat,
+  randomAlnum,
+  successHeaders,
+} from "./openai-wire.ts";
+import { sleep, writeSse } from "./sse.ts";
+
+export type ChatScript = {
+  kind?: "chat";
+  /** Assistant content; default "Hello from fake" (null content when only toolCalls are given). */
+  text?: string;
+  /** Explicit content deltas for streaming (default: text split into words keeping spaces). */
+  chunks?: string[];
+  /** Streamed as deltas by index; arguments in 2+ pieces. */
+  toolCalls?: { id: string; name: string; arguments: string }[];
+  /** Default "stop", or "tool_calls" when toolCalls are given. */
+  finishReason?: string;
+  /** Default: prompt_tokens = words in the messages, completion_tokens = content deltas + argument pieces. */
+  usage?: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number };
+  /** Echoed model; default the request's `model`. */
+  model?: string;
+  /** Wait before sending the response headers. */
+  delayMs?: number;
+  /** Wait between SSE events (slow drip). */
+  chunkDelayMs?: number;
+  /** Streaming: destroy the socket after N `data:` events (the role chunk counts; no [DONE]). */
+  cutAfterEvents?: number;
+  /** Streaming: stop sending after N events but keep the socket open. */
+  hangAfterEvents?: number;
+  headers?: Record<string, string>;
+};
+export type ErrorScript = {
+  kind: "error";
+  status: number;
+  /** Sent instead of the fixture's body: strings and bytes as-is, anything else as OpenAI-style JSON. */
+  body?: unknown;
+  /** A name from OPENAI_ERROR_FIXTURES (openai-errors.ts); default: the fixture for `status`, if any. */
+  fixture?: string;
+  /** Added to (and overriding) the fixture's recorded headers. */
+  headers?: Record<string, string>;
+  delayMs?: number;
+};
+/** reset: RST the connection before any response; hang: never answer. */
+export type FaultScript = { kind: "reset" } | { kind: "hang" };
+export type EmbeddingScript = { kind: "embedding"; dims?: number; usage?: { prompt_tokens: number } };
+export type Script = ChatScript | ErrorScript | FaultScript | EmbeddingScript;
+export type RecordedRequest = {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  aborted: boolean;
+  completed: boolean;
+};
+export interface OpenAIFake {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  served: {
+    requests: number;
+    completionTokens: number;
+    promptTokens: number;
+    streamsCompleted: number;
+    aborts: number;
+  };
+  enqueue(...scripts: Script[]): void;
+  setDefault(script: Script | ((req: RecordedRequest) => Script)): void;
+  waitForRequests(n: number): Promise<void>;
+  waitForAbort(index: number): Promise<void>;
+  openSockets(): number;
+  close(): Promise<void>;
+}
+
+function checkScript(script: Script): void {
+  if (script.kind === "error" && script.fixture !== undefined && !isErrorFixtureName(script.fixture)) {
+    throw new Error(`unknown OpenAI error fixture: ${script.fixture}`);
+  }
+}
+
+/** One request in flight: its record, an abort signal that fires when the response closes, its clock. */
+type Exchange = {
+  req: IncomingMessage;
+  res: ServerResponse;
+  rec: RecordedRequest;
+  signal: AbortSignal;
+  startedAt: number;
+  /** The fake is about to drop the connection itself: not a client abort. */
+  markCut(): void;
+};
+
+function sendJson(ex: Exchange, value: unknown, extra: Record<string, string> = {}): void {
+  const headers = { ...successHeaders("application/json", ex.startedAt), ...extra };
+  send(ex.res, 200, headers, JSON.stringify(value, null, 2));
+}
+
+function serveModel(ex: Exchange, id: string): void {
+  const model = MODELS.find((m) => m.id === id);
+  if (model) {
+    sendJson(ex, model);
+    return;
+  }
+  const body = openAIErrorBody(
+    `The model '${id}' does not exist`,
+    "invalid_request_error",
+    "model",
+    "model_not_found",
+  );
+  sendError(ex.res, 404, body);
+}
+
+export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Promise<OpenAIFake> {
+  const requests: RecordedRequest[] = [];
+  const served = { requests: 0, completionTokens: 0, promptTokens: 0, streamsCompleted: 0, aborts: 0 };
+  const queue: Script[] = [];
+  let fallback: Script | ((req: RecordedRequest) => Script) | undefined;
+  const sockets = new Set<Socket>();
+  const waiters = new Set<{ ready: () => boolean; resolve: () => void }>();
+  let closing = false;
+
+  const notify = (): void => {
+    for (const waiter of waiters) {
+      if (waiter.ready()) {
+        waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  };
+  const waitFor = (ready: () => boolean): Promise<void> =>
+    ready() ? Promise.resolve() : new Promise((resolve) => waiters.add({ ready, resolve }));
+
+  const nextScript = (rec: RecordedRequest): Script | undefined => {
+    const queued = queue.shift();
+    if (queued !== undefined) return queued;
+    return typeof fallback === "function" ? fallback(rec) : fallback;
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const rec: RecordedRequest = {
+      method: req.method ?? "GET",
+      path: req.url ?? "/",
+      headers: { ...req.headers },
+      body: undefined,
+      aborted: false,
+      completed: false,
+    };
+    const abort = new AbortController();
+    let cut = false;
+    let recorded = false;
+    const record = (): void => {
+      if (recorded) return;
+      recorded = true;
+      requests.push(rec);
+      served.requests += 1;
+      notify();
+    };
+    res.on("finish", () => {
+      rec.completed = true;
+      notify();
+    });
+    res.on("close", () => {
+      if (!res.writableFinished && !cut && !closing) {
+        rec.aborted = true;
+        served.aborts += 1;
+        record();
+      }
+      abort.abort();
+      notify();
+    });
+    const markCut = (): void => {
+      cut = true;
+    };
+    const ex: Exchange = { req, res, rec, signal: abort.signal, startedAt: Date.now(), markCut };
+
+    let parsed: Awaited<ReturnType<typeof readBody>>;
+    try {
+      parsed = await readBody(req);
+    } catch {
+      return; // the client went away mid-body; the close handler recorded it
+    }
+    rec.body = parsed.body;
+    record();
+    const { pathname } = new URL(rec.path, "http://fake.invalid");
+    const route = routeOf(rec.method, pathname);
+    if (!admit(res, req, route, parsed, opts.requireApiKey) || route === undefined) return;
+
+    const script = nextScript(rec) ?? (route === "embeddings" ? { kind: "embedding" } : {});
+    if (script.kind === "reset") {
+      ex.markCut();
+      req.socket.resetAndDestroy();
+      return;
+    }
+    if (script.kind === "hang") return;
+    const delayMs = script.kind === "embedding" ? 0 : (script.delayMs ?? 0);
+    if (!(await sleep(delayMs, ex.signal))) return;
+    if (script.kind === "error") {
+      const error = errorResponse(script);
+      return sendError(res, error.status, error.body, error.headers);
+    }
+    const body = isObject(parsed.body) ? parsed.body : {};
+    if (route === "models") return sendJson(ex, { object: "list", data: MODELS });
+    if (route === "model") return serveModel(ex, decodeURIComponent(pathname.slice("/v1/models/".length)));
+    if (route === "embeddings") {
+      const embedding = script.kind === "embedding" ? script : { kind: "embedding" as const };
+      const response = embeddingsResponse(embedding, body, embeddingInputs(body.input) ?? []);
+      served.promptTokens += response.usage.prompt_tokens;
+      return sendJson(ex, response);
+    }
+    return serveChat(ex, script.kind === "embedding" ? {} : script, body);
+  }
+
+  async function serveChat(ex: Exchange, script: ChatScript, body: Json): Promise<void> {
+    const plan = planChat(script, body);
+    const id = `chatcmpl-${randomAlnum(29)}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (body.stream !== true) {
+      served.promptTokens += plan.usage.prompt_tokens;
+      served.completionTokens += plan.usage.completion_tokens;
+      return sendJson(ex, chatCompletion(plan, id, created), script.headers);
+    }
+    const streamOptions = isObject(body.stream_options) ? body.stream_options : {};
+    const events = chatStreamEvents(plan, id, created, {
+      includeUsage: streamOptions.include_usage === true,
+      obfuscation: streamOptions.include_obfuscation !== false,
+    });
+    const headers = successHeaders("text/event-stream; charset=utf-8", ex.startedAt);
+    ex.res.writeHead(200, { ...headers, ...script.headers });
+    ex.res.flushHeaders();
+    served.promptTokens += plan.usage.prompt_tokens;
+    let streamedTokens = 0;
+    const outcome = await writeSse(ex.res, events, {
+      signal: ex.signal,
+      chunkDelayMs: script.chunkDelayMs,
+      cutAfterEvents: script.cutAfterEvents,
+      hangAfterEvents: script.hangAfterEvents,
+      onEvent: (event) => {
+        streamedTokens += event.tokens;
+        served.completionTokens += event.tokens;
+      },
+      onCut: ex.markCut,
+    });
+    if (outcome === "completed") {
+      // A completed stream bills what its usage says, even when that differs from the deltas sent.
+      served.completionTokens += plan.usage.completion_tokens - streamedTokens;
+      served.streamsCompleted += 1;
+      notify();
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) res.destroy();
+      else sendError(res, 500, openAIErrorBody(`fake crashed: ${String(err)}`, "server_error"));
+    });
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    served,
+    enqueue(...scripts) {
+      for (const script of scripts) checkScript(script);
+      queue.push(...scripts);
+    },
+    setDefault(script) {
+      if (typeof script !== "function") checkScript(script);
+      fallback = script;
+    },
+    waitForRequests: (n) => waitFor(() => requests.length >= n),
+    waitForAbort: (index) => waitFor(() => requests[index]?.aborted === true),
+    openSockets: () => sockets.size,
+    async close() {
+      closing = true;
+      const closed = [...sockets].map((socket) => once(socket, "close"));
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([...closed, new Promise<void>((resolve) => server.close(() => resolve()))]);
+    },
+  };
+}
