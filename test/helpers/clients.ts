@@ -218,10 +218,19 @@ function toHeaders(md: grpc.Metadata): Headers {
   return h;
 }
 
-/** gRPC status codes and Connect codes share numbers, so tests compare one Code everywhere. */
+/**
+ * gRPC status codes and Connect codes share numbers, so tests compare one Code everywhere.
+ * connect-node percent-encodes grpc-message with encodeURIComponent (as the gRPC spec allows) but
+ * grpc-js decodes it with decodeURI, which leaves ":" "," ";" etc. escaped: finish the decoding here.
+ */
 function toConnectError(e: grpc.ServiceError): ConnectError {
-  const err = new ConnectError(e.details, e.code as number as Code, toHeaders(e.metadata));
-  return err;
+  let details = e.details;
+  try {
+    details = decodeURIComponent(details);
+  } catch {
+    // already plain text containing a lone "%"
+  }
+  return new ConnectError(details, e.code as number as Code, toHeaders(e.metadata));
 }
 
 export { Code };
