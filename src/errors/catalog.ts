@@ -54,7 +54,6 @@ export const catalog = {
   },
   deadline_exceeded: { code: Code.DeadlineExceeded, http: 504, doc: "The request's deadline passed." },
   cancelled: { code: Code.Canceled, http: 499, doc: "The caller cancelled the request." },
-  shutting_down: { code: Code.Unavailable, http: 503, doc: "The gateway is shutting down; retry elsewhere." },
   internal: {
     code: Code.Internal,
     http: 500,

@@ -35,15 +35,30 @@ backends:
 routes:
   chat: { targets: [] }
 `);
-  assert.ok(found.some((p) => p.startsWith("server.port:")), found.join("\n"));
-  assert.ok(found.some((p) => p.startsWith("server:") && p.includes("extra")), found.join("\n"));
-  assert.ok(found.some((p) => p.startsWith("backends.oa.baseUrl:")), found.join("\n"));
-  assert.ok(found.some((p) => p.startsWith("routes.chat.targets:")), found.join("\n"));
+  assert.ok(
+    found.some((p) => p.startsWith("server.port:")),
+    found.join("\n"),
+  );
+  assert.ok(
+    found.some((p) => p.startsWith("server:") && p.includes("extra")),
+    found.join("\n"),
+  );
+  assert.ok(
+    found.some((p) => p.startsWith("backends.oa.baseUrl:")),
+    found.join("\n"),
+  );
+  assert.ok(
+    found.some((p) => p.startsWith("routes.chat.targets:")),
+    found.join("\n"),
+  );
 });
 
 test("an unknown backend type is reported at backends.NAME.type", () => {
   const found = problems(`backends:\n  x: { type: carrier-pigeon }\nroutes: {}\n`);
-  assert.ok(found.some((p) => p.startsWith("backends.x.type:")), found.join("\n"));
+  assert.ok(
+    found.some((p) => p.startsWith("backends.x.type:")),
+    found.join("\n"),
+  );
 });
 
 test("YAML syntax errors give a line number", () => {
@@ -77,7 +92,10 @@ routes:
   assert.equal(loaded.disabled.get("oa"), "environment variable OA_KEY is not set");
   const withKey = parseConfig(yaml(true), "t", { OA_KEY: "sk-x" });
   assert.equal(withKey.disabled.size, 0);
-  assert.equal(withKey.config.backends.oa?.type === "openai" && withKey.config.backends.oa.apiKey, "${OA_KEY}");
+  assert.equal(
+    withKey.config.backends.oa?.type === "openai" && withKey.config.backends.oa.apiKey,
+    "${OA_KEY}",
+  );
 });
 
 test("non-secret strings are interpolated from the environment", () => {

@@ -10,7 +10,10 @@ import { allClients } from "../helpers/clients.ts";
 import { configYaml, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const M = InferenceService.method;
-const user = (text: string) => ({ role: Role.USER, content: [{ part: { case: "text" as const, value: text } }] });
+const user = (text: string) => ({
+  role: Role.USER,
+  content: [{ part: { case: "text" as const, value: text } }],
+});
 const config = (model: string, delay: number) =>
   configYaml(
     `  slow: { type: echo, chunkDelayMs: ${delay} }\n  fast: { type: echo }\n`,
@@ -32,7 +35,10 @@ after(async () => {
 });
 
 /** Resolves when a log line matching `predicate` appears (event-driven: polls the captured log). */
-function logLine(predicate: (l: Record<string, unknown>) => boolean, from = 0): Promise<Record<string, unknown>> {
+function logLine(
+  predicate: (l: Record<string, unknown>) => boolean,
+  from = 0,
+): Promise<Record<string, unknown>> {
   return new Promise((resolve) => {
     const check = () => {
       const found = gw.logs.slice(from).find(predicate);
@@ -87,7 +93,9 @@ test("an invalid reload is rejected with the exact path, and the old config keep
   assert.equal(gw.gateway.config.reloadFromFile(file), false);
   assert.equal(gw.gateway.config.current.generation, generation);
   const line = gw.logs.findLast((l) => l.msg === "config reload rejected; the previous config keeps serving");
-  assert.deepEqual(line?.problems, ['routes.quick.targets[0].backend: unknown backend "fastest" (known: slow, fast)']);
+  assert.deepEqual(line?.problems, [
+    'routes.quick.targets[0].backend: unknown backend "fastest" (known: slow, fast)',
+  ]);
   const c = allClients(gw.url)[0]!;
   const { message } = await c.unary(M.generate, { workload: "quick", messages: [user("still here")] });
   assert.equal(message.text, "still here");

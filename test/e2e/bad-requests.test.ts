@@ -7,7 +7,10 @@ import { allClients } from "../helpers/clients.ts";
 import { configYaml, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 
 const M = InferenceService.method;
-const user = (text: string) => ({ role: Role.USER, content: [{ part: { case: "text" as const, value: text } }] });
+const user = (text: string) => ({
+  role: Role.USER,
+  content: [{ part: { case: "text" as const, value: text } }],
+});
 
 let gw: TestGateway;
 before(async () => {
@@ -22,7 +25,12 @@ before(async () => {
 });
 after(() => gw.stop());
 
-type Case = { name: string; call: (c: ReturnType<typeof allClients>[number]) => Promise<unknown>; code: Code; says: RegExp };
+type Case = {
+  name: string;
+  call: (c: ReturnType<typeof allClients>[number]) => Promise<unknown>;
+  code: Code;
+  says: RegExp;
+};
 
 const cases: Case[] = [
   {
@@ -51,7 +59,11 @@ const cases: Case[] = [
   },
   {
     name: "message without a role",
-    call: (c) => c.unary(M.generate, { workload: "chat", messages: [{ content: [{ part: { case: "text", value: "x" } }] }] }),
+    call: (c) =>
+      c.unary(M.generate, {
+        workload: "chat",
+        messages: [{ content: [{ part: { case: "text", value: "x" } }] }],
+      }),
     code: Code.InvalidArgument,
     says: /messages\[0\]\.role/,
   },
@@ -63,7 +75,8 @@ const cases: Case[] = [
   },
   {
     name: "temperature out of range",
-    call: (c) => c.unary(M.generate, { workload: "chat", messages: [user("hi")], sampling: { temperature: 3 } }),
+    call: (c) =>
+      c.unary(M.generate, { workload: "chat", messages: [user("hi")], sampling: { temperature: 3 } }),
     code: Code.InvalidArgument,
     says: /sampling\.temperature/,
   },

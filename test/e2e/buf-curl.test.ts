@@ -15,7 +15,12 @@ const body = JSON.stringify({
 
 let gw: TestGateway;
 before(async () => {
-  gw = await startTestGateway(configYaml("  echo: { type: echo }\n", "  chat:\n    targets:\n      - { backend: echo, model: echo-1 }\n"));
+  gw = await startTestGateway(
+    configYaml(
+      "  echo: { type: echo }\n",
+      "  chat:\n    targets:\n      - { backend: echo, model: echo-1 }\n",
+    ),
+  );
 });
 after(() => gw.stop());
 
@@ -30,7 +35,11 @@ for (const protocol of [["grpc", "--http2-prior-knowledge"], ["connect"], ["grpc
       body,
       `${gw.url}/switchyard.v1.InferenceService/Generate`,
     ]);
-    const out = JSON.parse(stdout) as { text: string; routing: { backend: string }; usage: { outputTokens: number } };
+    const out = JSON.parse(stdout) as {
+      text: string;
+      routing: { backend: string };
+      usage: { outputTokens: number };
+    };
     assert.equal(out.text, "Hello, Switchyard");
     assert.equal(out.routing.backend, "echo");
     assert.equal(out.usage.outputTokens, 2);
@@ -38,7 +47,13 @@ for (const protocol of [["grpc", "--http2-prior-knowledge"], ["connect"], ["grpc
 }
 
 test("buf curl --list-methods over reflection lists every public method", async () => {
-  const { stdout } = await run(BUF, ["curl", "--http2-prior-knowledge", "--reflect", "--list-methods", gw.url]);
+  const { stdout } = await run(BUF, [
+    "curl",
+    "--http2-prior-knowledge",
+    "--reflect",
+    "--list-methods",
+    gw.url,
+  ]);
   const methods = stdout.trim().split("\n");
   for (const m of ["Generate", "GenerateStream", "Embed", "ListModels"]) {
     assert.ok(methods.includes(`switchyard.v1.InferenceService/${m}`), stdout);

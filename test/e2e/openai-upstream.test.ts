@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { FinishReason, Role, ToolChoiceMode } from "../../gen/switchyard/v1/generation_pb.ts";
 import { InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { UsageAccuracy } from "../../gen/switchyard/v1/usage_pb.ts";
@@ -10,7 +10,10 @@ import { type OpenAIFake, startOpenAIFake } from "../upstreams/openai-fake.ts";
 import { embeddingVector } from "../upstreams/openai-wire.ts";
 
 const M = InferenceService.method;
-const user = (text: string) => ({ role: Role.USER, content: [{ part: { case: "text" as const, value: text } }] });
+const user = (text: string) => ({
+  role: Role.USER,
+  content: [{ part: { case: "text" as const, value: text } }],
+});
 const KEY = "sk-test-CANARY-4f9a0b";
 
 let primary: OpenAIFake;
@@ -46,7 +49,10 @@ for (const index of [0, 1, 2, 3]) {
     const client = () => allClients(gw.url)[index]!;
 
     test("unary text and usage match the upstream exactly", async () => {
-      primary.enqueue({ text: "Paris is the capital.", usage: { prompt_tokens: 11, completion_tokens: 5, cached_tokens: 3 } });
+      primary.enqueue({
+        text: "Paris is the capital.",
+        usage: { prompt_tokens: 11, completion_tokens: 5, cached_tokens: 3 },
+      });
       const c = client();
       const { message } = await c.unary(M.generate, {
         workload: "chat",
@@ -55,7 +61,12 @@ for (const index of [0, 1, 2, 3]) {
       });
       assert.equal(message.text, "Paris is the capital.");
       assert.deepEqual(
-        [message.usage?.inputTokens, message.usage?.outputTokens, message.usage?.cachedInputTokens, message.usage?.accuracy],
+        [
+          message.usage?.inputTokens,
+          message.usage?.outputTokens,
+          message.usage?.cachedInputTokens,
+          message.usage?.accuracy,
+        ],
         [11, 5, 3, UsageAccuracy.EXACT],
       );
       const sent = primary.requests[0]!;
@@ -70,9 +81,15 @@ for (const index of [0, 1, 2, 3]) {
     });
 
     test("streamed text equals the upstream's deltas, usage from the include_usage chunk", async () => {
-      primary.enqueue({ chunks: ["Hel", "lo", ", ", "world"], usage: { prompt_tokens: 7, completion_tokens: 4 } });
+      primary.enqueue({
+        chunks: ["Hel", "lo", ", ", "world"],
+        usage: { prompt_tokens: 7, completion_tokens: 4 },
+      });
       const c = client();
-      const { messages } = await c.serverStream(M.generateStream, { workload: "chat", messages: [user("hi")] });
+      const { messages } = await c.serverStream(M.generateStream, {
+        workload: "chat",
+        messages: [user("hi")],
+      });
       const deltas = messages.flatMap((m) => (m.event.case === "textDelta" ? [m.event.value.text] : []));
       assert.deepEqual(deltas, ["Hel", "lo", ", ", "world"]);
       const final = messages.at(-1)!.event;
@@ -83,7 +100,9 @@ for (const index of [0, 1, 2, 3]) {
         assert.equal(final.value.usage?.accuracy, UsageAccuracy.EXACT);
         assert.equal(final.value.finishReason, FinishReason.STOP);
       }
-      assert.deepEqual((primary.requests[0]!.body as { stream_options: unknown }).stream_options, { include_usage: true });
+      assert.deepEqual((primary.requests[0]!.body as { stream_options: unknown }).stream_options, {
+        include_usage: true,
+      });
       c.close();
     });
 
@@ -111,12 +130,17 @@ for (const index of [0, 1, 2, 3]) {
     test("embeddings come back in input order with upstream usage", async () => {
       primary.enqueue({ kind: "embedding", dims: 6, usage: { prompt_tokens: 9 } });
       const c = client();
-      const { message } = await c.unary(M.embed, { workload: "vectors", inputs: ["x", "y", "z"], dimensions: 6 });
-      assert.equal(message.embeddings.length, 3);
-      ["x", "y", "z"].forEach((text, i) => {
-        const expected = embeddingVector(text, 6);
-        message.embeddings[i]!.values.forEach((v, j) => assert.ok(Math.abs(v - expected[j]!) < 1e-6));
+      const { message } = await c.unary(M.embed, {
+        workload: "vectors",
+        inputs: ["x", "y", "z"],
+        dimensions: 6,
       });
+      assert.equal(message.embeddings.length, 3);
+      for (const [i, text] of ["x", "y", "z"].entries()) {
+        const expected = embeddingVector(text, 6);
+        for (const [j, v] of message.embeddings[i]!.values.entries())
+          assert.ok(Math.abs(v - expected[j]!) < 1e-6);
+      }
       assert.equal(message.usage?.inputTokens, 9);
       assert.equal((primary.requests[0]!.body as { dimensions: number }).dimensions, 6);
       c.close();
@@ -189,7 +213,12 @@ describe("fallback and errors", () => {
   });
 
   test("rate limits on every target become RESOURCE_EXHAUSTED with the retry delay", async () => {
-    primary.enqueue({ kind: "error", status: 429, fixture: "rate_limit_exceeded", headers: { "retry-after-ms": "1500" } });
+    primary.enqueue({
+      kind: "error",
+      status: 429,
+      fixture: "rate_limit_exceeded",
+      headers: { "retry-after-ms": "1500" },
+    });
     const c = allClients(gw.url)[0]!;
     await assert.rejects(
       c.unary(M.generate, { workload: "solo", messages: [user("q")] }),
@@ -213,7 +242,9 @@ describe("fallback and errors", () => {
   });
 
   test("tool calls stream through as deltas and reassemble", async () => {
-    primary.enqueue({ toolCalls: [{ id: "call_abc123", name: "get_weather", arguments: '{"city":"Paris"}' }] });
+    primary.enqueue({
+      toolCalls: [{ id: "call_abc123", name: "get_weather", arguments: '{"city":"Paris"}' }],
+    });
     const c = allClients(gw.url)[1]!;
     const { messages } = await c.serverStream(M.generateStream, {
       workload: "chat",
@@ -229,7 +260,10 @@ describe("fallback and errors", () => {
     assert.equal(final.case === "final" && final.value.finishReason, FinishReason.TOOL_CALLS);
     const body = primary.requests[0]!.body as { tools: unknown[]; tool_choice: unknown };
     assert.deepEqual(body.tools, [
-      { type: "function", function: { name: "get_weather", description: "Weather", parameters: { type: "object" } } },
+      {
+        type: "function",
+        function: { name: "get_weather", description: "Weather", parameters: { type: "object" } },
+      },
     ]);
     assert.equal(body.tool_choice, "auto");
     c.close();

@@ -5,13 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
-import { HealthCheckResponse_ServingStatus as Serving, Health } from "../../gen/grpc/health/v1/health_pb.ts";
+import { Health, HealthCheckResponse_ServingStatus as Serving } from "../../gen/grpc/health/v1/health_pb.ts";
 import { Role } from "../../gen/switchyard/v1/generation_pb.ts";
 import { InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { allClients } from "../helpers/clients.ts";
 import { configYaml, startTestGateway } from "../helpers/gateway.ts";
 
-const user = (text: string) => ({ role: Role.USER, content: [{ part: { case: "text" as const, value: text } }] });
+const user = (text: string) => ({
+  role: Role.USER,
+  content: [{ part: { case: "text" as const, value: text } }],
+});
 const yaml = configYaml(
   "  echo: { type: echo, chunkDelayMs: 60 }\n",
   "  chat:\n    targets:\n      - { backend: echo, model: e }\n",
@@ -87,7 +90,10 @@ test("shutdown reports NOT_SERVING to health watchers, then ends their streams",
 
 test("a call that outlives the grace period is cancelled, and shutdown still completes", async () => {
   const gw = await startTestGateway(
-    configYaml("  echo: { type: echo, chunkDelayMs: 1000 }\n", "  chat:\n    targets:\n      - { backend: echo, model: e }\n"),
+    configYaml(
+      "  echo: { type: echo, chunkDelayMs: 1000 }\n",
+      "  chat:\n    targets:\n      - { backend: echo, model: e }\n",
+    ),
   );
   const c = allClients(gw.url)[0]!;
   let started: () => void = () => {};

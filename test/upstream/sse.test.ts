@@ -13,7 +13,9 @@ async function parse(chunks: (string | Uint8Array)[]): Promise<SseEvent[]> {
 }
 
 test("parses data lines, named events, ids and comments", async () => {
-  const events = await parse([": keep-alive\n\nevent: message_start\nid: 7\ndata: {\"a\":1}\n\ndata: [DONE]\n\n"]);
+  const events = await parse([
+    ': keep-alive\n\nevent: message_start\nid: 7\ndata: {"a":1}\n\ndata: [DONE]\n\n',
+  ]);
   assert.deepEqual(events, [
     { event: "message_start", data: '{"a":1}', id: "7" },
     { event: undefined, data: "[DONE]", id: "7" },
