@@ -56,7 +56,7 @@ function load(file: string | undefined): LoadedConfig | undefined {
 function checkConfig(file: string | undefined): number {
   const loaded = load(file);
   if (!loaded) return 1;
-  const { compiled } = compileConfig(loaded, process.env);
+  const { compiled } = compileConfig(loaded, process.env, createLogger("silent"));
   const lines = [`${file}: valid`, "backends:"];
   for (const b of compiled.backends.values()) {
     lines.push(`  ${b.name}: ${b.description}${b.disabledReason ? ` — DISABLED (${b.disabledReason})` : ""}`);
@@ -71,7 +71,10 @@ function checkConfig(file: string | undefined): number {
       lines.push(`    ${i + 1}. ${t.backend.name} / ${t.model}${t.alias ? ` as "${t.alias}"` : ""}${state}`);
     });
   }
-  void Promise.allSettled([...compiled.backends.values()].map((b) => b.adapter?.close()));
+  for (const b of compiled.backends.values()) {
+    b.state.close();
+    void b.adapter?.close().catch(() => {});
+  }
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;
 }

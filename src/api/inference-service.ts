@@ -21,6 +21,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
   const contextOf = (context: HandlerContext, operation: RequestContext["operation"], workload: string) => {
     const ctx: RequestContext = {
       id: randomUUID(),
+      principal: undefined,
       operation,
       workload,
       signal: context.signal,

@@ -13,9 +13,11 @@ export type AttemptRecord = {
 /** Why the request went where it went: feeds trailers, the final event, the log line (and later spans and audit). */
 export type Decision = {
   route: string;
+  /** The route variant whose conditions matched, if any. */
+  variant: string | undefined;
   strategy: string;
   /** Targets skipped without an attempt, with why. */
-  skipped: { backend: string; reason: string }[];
+  skipped: { backend: string; model: string; reason: string }[];
   attempts: AttemptRecord[];
   servedBy: { backend: string; model: string } | undefined;
   committed: boolean;
@@ -23,6 +25,8 @@ export type Decision = {
 
 export type RequestContext = {
   id: string;
+  /** Who is calling; undefined until access control is configured. */
+  principal: { keyId: string; team: string | undefined } | undefined;
   operation: "generate" | "generate_stream" | "embed" | "list_models";
   workload: string;
   /** Caller cancel (and the caller's own deadline, as connect enforces it). */
@@ -37,5 +41,13 @@ export type RequestContext = {
 };
 
 export function newDecision(): Decision {
-  return { route: "", strategy: "", skipped: [], attempts: [], servedBy: undefined, committed: false };
+  return {
+    route: "",
+    variant: undefined,
+    strategy: "",
+    skipped: [],
+    attempts: [],
+    servedBy: undefined,
+    committed: false,
+  };
 }

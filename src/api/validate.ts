@@ -65,6 +65,7 @@ export function toEmbeddingRequest(req: EmbedRequest): EmbeddingRequest {
   return {
     requestedModel: req.model,
     inputs: req.inputs,
+    metadata: { ...req.metadata },
     ...(req.dimensions !== undefined ? { dimensions: req.dimensions } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "../telemetry/logger.ts";
-import { type CompiledConfig, compileConfig } from "./compile.ts";
+import { type CompiledBackend, type CompiledConfig, compileConfig } from "./compile.ts";
 import { ConfigError } from "./config-error.ts";
 import { type LoadedConfig, loadConfigFile } from "./load.ts";
 
@@ -17,7 +17,7 @@ export class ConfigHolder {
   constructor(loaded: LoadedConfig, env: NodeJS.ProcessEnv, logger: Logger) {
     this.#env = env;
     this.#logger = logger;
-    this.#current = compileConfig(loaded, env).compiled;
+    this.#current = compileConfig(loaded, env, logger).compiled;
   }
 
   get current(): CompiledConfig {
@@ -39,7 +39,7 @@ export class ConfigHolder {
   }
 
   swap(loaded: LoadedConfig): void {
-    const { compiled, retired } = compileConfig(loaded, this.#env, this.#current);
+    const { compiled, retired } = compileConfig(loaded, this.#env, this.#logger, this.#current);
     const before = this.#current.loaded.config.server;
     const after = loaded.config.server;
     if (
@@ -59,10 +59,15 @@ export class ConfigHolder {
       "config reloaded",
     );
     // Retired adapters finish their in-flight calls (undici's close waits for them) before closing.
-    for (const backend of retired) void backend.adapter?.close();
+    for (const backend of retired) void retire(backend);
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#current.backends.values()].map((b) => b.adapter?.close()));
+    await Promise.allSettled([...this.#current.backends.values()].map(retire));
   }
+}
+
+async function retire(backend: CompiledBackend): Promise<void> {
+  backend.state.close();
+  await backend.adapter?.close().catch(() => {});
 }

@@ -64,22 +64,29 @@ export function parseConfig(
 function checkReferences(config: Config): string[] {
   const problems: string[] = [];
   const known = Object.keys(config.backends);
-  for (const [workload, route] of Object.entries(config.routes)) {
+  const checkTargets = (at: string, targets: Config["routes"][string]["targets"]) => {
     const names = new Map<string, number>();
-    route.targets.forEach((target, i) => {
-      const at = `routes.${workload}.targets[${i}]`;
+    targets.forEach((target, i) => {
       if (!Object.hasOwn(config.backends, target.backend)) {
         problems.push(
-          `${at}.backend: unknown backend "${target.backend}" (known: ${known.join(", ") || "none"})`,
+          `${at}[${i}].backend: unknown backend "${target.backend}" (known: ${known.join(", ") || "none"})`,
         );
       }
       if (target.alias !== undefined) {
         const first = names.get(target.alias);
-        if (first !== undefined && route.targets[first]?.model !== target.model) {
-          problems.push(`${at}.alias: "${target.alias}" already names targets[${first}] with another model`);
+        if (first !== undefined && targets[first]?.model !== target.model) {
+          problems.push(
+            `${at}[${i}].alias: "${target.alias}" already names ${at}[${first}] with another model`,
+          );
         }
         names.set(target.alias, i);
       }
+    });
+  };
+  for (const [workload, route] of Object.entries(config.routes)) {
+    checkTargets(`routes.${workload}.targets`, route.targets);
+    route.variants.forEach((v, i) => {
+      checkTargets(`routes.${workload}.variants[${i}].targets`, v.targets);
     });
   }
   return problems;

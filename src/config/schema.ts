@@ -9,23 +9,60 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const nameMessage = "use 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit";
 const ms = (fallback: number) => z.number().int().min(0).default(fallback);
 
+/** Per-backend circuit breaker (opossum), covering connect → first event of each attempt. */
+const breakerSchema = z
+  .strictObject({
+    /** Calls in the rolling window before the error rate is judged. */
+    volumeThreshold: z.number().int().min(1).default(10),
+    /** Open when more than this share of calls in the window failed. */
+    errorThresholdPercentage: z.number().min(1).max(100).default(50),
+    /** How long it stays open before one probe is let through (half-open). */
+    resetTimeoutMs: z.number().int().min(1).default(30_000),
+    /** Length of the rolling window of statistics. */
+    rollingWindowMs: z.number().int().min(100).default(10_000),
+  })
+  .prefault({});
+
+/** Active health check; when set, an unhealthy backend is not chosen until it recovers. */
+const healthCheckSchema = z.strictObject({
+  intervalMs: z.number().int().min(100).default(10_000),
+  timeoutMs: z.number().int().min(10).default(2_000),
+  /** HTTP backends: path on the backend's origin, e.g. /health (vLLM, llama-server) or /v1/models. */
+  path: z.string().startsWith("/").optional(),
+});
+
+/** What a backend can do; each type has defaults, override for servers that lack a feature. */
+const capabilitiesSchema = z.strictObject({
+  streaming: z.boolean().optional(),
+  tools: z.boolean().optional(),
+  jsonSchema: z.boolean().optional(),
+  embeddings: z.boolean().optional(),
+});
+
+const common = {
+  /** When true, a missing secret variable disables this backend instead of failing the config. */
+  optional: z.boolean().default(false),
+  breaker: breakerSchema,
+  healthCheck: healthCheckSchema.optional(),
+  capabilities: capabilitiesSchema.optional(),
+};
+
 const echoBackend = z.strictObject({
+  ...common,
   type: z.literal("echo"),
   /** Pause between streamed words, to make streams observable in demos and tests. */
   chunkDelayMs: ms(0),
   /** Vector size of echo embeddings. */
   dimensions: z.number().int().min(1).max(4096).default(16),
-  optional: z.boolean().default(false),
 });
 
 const openaiBackend = z.strictObject({
+  ...common,
   type: z.literal("openai"),
   /** Base URL including the API prefix, e.g. https://api.openai.com/v1 */
   baseUrl: z.url({ protocol: /^https?$/ }),
   /** Secret by reference only: "${OPENAI_API_KEY}". */
   apiKey: z.string().optional(),
-  /** When true, a missing secret variable disables this backend instead of failing the config. */
-  optional: z.boolean().default(false),
   /** OpenAI's newer name for the output cap; most compatible servers know only max_tokens. */
   maxTokensField: z.enum(["max_tokens", "max_completion_tokens"]).default("max_tokens"),
   /** Most concurrent connections to this backend. */
@@ -41,6 +78,31 @@ const targetSchema = z.strictObject({
   model: z.string().min(1),
   /** Other name callers may use for this target in the `model` field. */
   alias: z.string().min(1).optional(),
+  /** Share of traffic under the weighted strategy. */
+  weight: z.number().min(0).default(1),
+  /** Tokens the model accepts (input + output); requests that would not fit skip this target. */
+  contextWindow: z.number().int().min(1).optional(),
+});
+
+const strategySchema = z.enum(["priority", "weighted", "least-latency", "least-cost"]);
+
+/** A route variant: when its conditions all hold, its targets (and strategy) replace the route's. */
+const variantSchema = z.strictObject({
+  name: z.string().min(1),
+  when: z.strictObject({
+    /** Request metadata entries that must all be equal. */
+    metadata: z.record(z.string(), z.string()).optional(),
+    /** The caller's team (from its API key). */
+    team: z.string().optional(),
+    /** The caller's key id. */
+    keyId: z.string().optional(),
+    /** The model the caller asked for. */
+    model: z.string().optional(),
+    /** Estimated input tokens at least this many (e.g. long prompts → long-context model). */
+    minInputTokens: z.number().int().min(0).optional(),
+  }),
+  strategy: strategySchema.optional(),
+  targets: z.array(targetSchema).min(1),
 });
 
 const routeSchema = z.strictObject({
@@ -49,12 +111,30 @@ const routeSchema = z.strictObject({
     .array(z.enum(["generate", "embed"]))
     .min(1)
     .default(["generate"]),
-  /** Tried in order (priority); the next one serves when one fails before output. */
+  /** Candidates; the strategy orders them, the next one serves when one fails before output. */
   targets: z.array(targetSchema).min(1),
+  strategy: strategySchema.default("priority"),
+  /** Checked in order; the first whose conditions hold replaces targets (and strategy). */
+  variants: z.array(variantSchema).default([]),
+  retry: z
+    .strictObject({
+      /** Most upstream attempts per request, across all targets (failovers and retries). */
+      maxAttempts: z.number().int().min(1).max(10).default(3),
+      /** Backoff before retrying a target already tried: full jitter in [0, min(max, base·2^n)). */
+      backoffBaseMs: z.number().int().min(0).default(100),
+      backoffMaxMs: z.number().int().min(0).default(2_000),
+    })
+    .prefault({}),
   timeouts: z
     .strictObject({
       /** Bound on the whole request, all attempts together; the caller's deadline may be shorter. */
       totalMs: z.number().int().min(1).default(120_000),
+      /** Streams: most time from an attempt's start to its first event. */
+      ttftMs: z.number().int().min(1).default(30_000),
+      /** Streams: most time between two events once output has started. */
+      streamIdleMs: z.number().int().min(1).default(30_000),
+      /** An attempt that has a successor may use at most this share of the remaining time. */
+      attemptShare: z.number().gt(0).max(1).default(0.5),
     })
     .prefault({}),
 });
@@ -87,6 +167,14 @@ const serverSchema = z.strictObject({
   shutdownGraceMs: ms(15_000),
 });
 
+/** USD per million tokens (and per request), for cost tracking and the least-cost strategy. */
+const priceSchema = z.strictObject({
+  input: z.number().min(0),
+  cachedInput: z.number().min(0).optional(),
+  output: z.number().min(0).default(0),
+  perRequest: z.number().min(0).default(0),
+});
+
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
   log: z
@@ -96,9 +184,22 @@ export const configSchema = z.strictObject({
     .prefault({}),
   backends: z.record(z.string().regex(NAME, nameMessage), backendSchema),
   routes: z.record(z.string().regex(NAME, nameMessage), routeSchema),
+  routing: z
+    .strictObject({
+      /** Concurrent retries to a backend may be at most this share of its active attempts… */
+      retryBudgetPercent: z.number().min(0).max(100).default(20),
+      /** …but at least this many. */
+      minRetryConcurrency: z.number().int().min(0).default(3),
+    })
+    .prefault({}),
+  /** Keyed by "backend/model" or by model id alone (the first wins). */
+  prices: z.record(z.string(), priceSchema).default({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type BackendConfig = z.infer<typeof backendSchema>;
 export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
+export type Strategy = z.infer<typeof strategySchema>;
+export type Price = z.infer<typeof priceSchema>;
+export type BreakerConfig = z.infer<typeof breakerSchema>;

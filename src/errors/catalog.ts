@@ -22,10 +22,15 @@ export const catalog = {
     http: 413,
     doc: "The request message is over the configured size limit.",
   },
+  no_capable_target: {
+    code: Code.FailedPrecondition,
+    http: 400,
+    doc: "No target of the workload can serve this request (tools, JSON mode, streaming or context window).",
+  },
   no_backend_enabled: {
     code: Code.Unavailable,
     http: 503,
-    doc: "Every backend of the route is disabled (e.g. its API key variable is not set).",
+    doc: "Every backend of the route is disabled (e.g. its API key variable is not set) or unhealthy.",
   },
   upstream_unavailable: {
     code: Code.Unavailable,

@@ -38,8 +38,13 @@ export class UpstreamError extends Error {
     this.afterFirstToken = options?.afterFirstToken ?? false;
   }
 
-  /** Whether another backend (or a later attempt) may succeed where this failed. */
+  /** Whether another backend may succeed where this one failed. */
   get failoverAllowed(): boolean {
     return this.kind !== "bad_request";
+  }
+
+  /** Whether the same backend may succeed on a later try (transient failures only). */
+  get retryable(): boolean {
+    return this.kind !== "bad_request" && this.kind !== "auth";
   }
 }

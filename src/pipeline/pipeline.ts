@@ -1,11 +1,12 @@
-import type { EmbedOutput, GenerateInput, GenerateOutput } from "../adapters/adapter.ts";
+import type { AdapterEvent, EmbedOutput, GenerateInput, GenerateOutput } from "../adapters/adapter.ts";
 import type { RequestContext } from "../api/request-context.ts";
-import type { CompiledConfig, Operation } from "../config/compile.ts";
+import type { CompiledConfig } from "../config/compile.ts";
 import { UpstreamError } from "../errors/upstream-error.ts";
 import { estimatePromptTokens, estimateTokens, Meter, type MeteredUsage } from "../metering/meter.ts";
+import type { Needs } from "../routing/capabilities.ts";
 import { Deadline } from "../routing/deadline.ts";
-import { attemptStream, attemptUnary, type RoutedEvent } from "../routing/fallback.ts";
-import { resolveRoute } from "../routing/resolve-route.ts";
+import { attemptLoop, type Marker } from "../routing/fallback.ts";
+import { planRoute, type RequestFacts } from "../routing/router.ts";
 
 /** A generation request after validation, before a route picks the model. */
 export type GenerationRequest = Omit<GenerateInput, "model"> & {
@@ -13,11 +14,19 @@ export type GenerationRequest = Omit<GenerateInput, "model"> & {
   metadata: Record<string, string>;
 };
 
-export type EmbeddingRequest = { requestedModel: string; inputs: string[]; dimensions?: number };
+export type EmbeddingRequest = {
+  requestedModel: string;
+  inputs: string[];
+  dimensions?: number;
+  metadata: Record<string, string>;
+};
 
 export type GenerateResult = { output: GenerateOutput; usage: MeteredUsage };
 export type EmbedResult = { output: EmbedOutput; usage: MeteredUsage };
-export type PipelineEvent = RoutedEvent | { type: "final"; usage: MeteredUsage };
+export type PipelineEvent = AdapterEvent | Marker | { type: "final"; usage: MeteredUsage };
+
+/** Assumed output size for cost estimates and context checks when the caller sets no max. */
+const DEFAULT_OUTPUT_ESTIMATE = 512;
 
 /**
  * handler → (policies, later) → router → adapter → upstream, and back. Each
@@ -33,29 +42,41 @@ export class Pipeline {
   }
 
   async generate(ctx: RequestContext, request: GenerationRequest): Promise<GenerateResult> {
-    const { candidates, deadline } = this.#admit(ctx, request.requestedModel, "generate");
     const meter = new Meter(estimatePromptTokens(request.messages));
+    const { plan, deadline } = this.#admit(ctx, generationFacts(ctx, request, false));
     try {
-      const { value } = await attemptUnary(ctx, candidates, deadline, (target, call) =>
-        target.backend.adapter!.generate({ ...request, model: target.model }, call),
+      let output: GenerateOutput | undefined;
+      const events = attemptLoop(
+        ctx,
+        plan,
+        deadline,
+        (target, call) => once(target.backend.adapter!.generate({ ...request, model: target.model }, call)),
+        { isContent: () => true, streaming: false },
       );
+      for await (const event of events) if ("text" in event && "toolCalls" in event) output = event;
+      if (!output) throw new UpstreamError("protocol", "the backend returned no output");
       meter.observeOutput(
-        value.usage,
-        value.text.length + value.toolCalls.reduce((n, c) => n + c.arguments.length, 0),
+        output.usage,
+        output.text.length + output.toolCalls.reduce((n, c) => n + c.arguments.length, 0),
       );
       ctx.usage = meter.usage();
-      return { output: value, usage: ctx.usage };
+      return { output, usage: ctx.usage };
     } finally {
       deadline.dispose();
     }
   }
 
   async *stream(ctx: RequestContext, request: GenerationRequest): AsyncGenerator<PipelineEvent> {
-    const { candidates, deadline } = this.#admit(ctx, request.requestedModel, "generate");
     const meter = new Meter(estimatePromptTokens(request.messages));
+    const { plan, deadline } = this.#admit(ctx, generationFacts(ctx, request, true));
     try {
-      const events = attemptStream(ctx, candidates, deadline, (target, call) =>
-        target.backend.adapter!.stream({ ...request, model: target.model }, call),
+      const events = attemptLoop<AdapterEvent>(
+        ctx,
+        plan,
+        deadline,
+        (target, call) =>
+          target.backend.adapter!.stream({ ...request, model: target.model }, call)[Symbol.asyncIterator](),
+        { isContent: (e) => e.type === "text" || e.type === "tool_call", streaming: true },
       );
       for await (const event of events) {
         if (event.type !== "attempt" && event.type !== "commit") meter.observe(event);
@@ -70,47 +91,95 @@ export class Pipeline {
   }
 
   async embed(ctx: RequestContext, request: EmbeddingRequest): Promise<EmbedResult> {
-    const { candidates, deadline } = this.#admit(ctx, request.requestedModel, "embed");
+    const inputTokens = request.inputs.reduce((n, text) => n + estimateTokens(text), 0);
+    const needs: Needs = {
+      operation: "embed",
+      streaming: false,
+      tools: false,
+      jsonSchema: false,
+      contextTokens: 0,
+    };
+    const { plan, deadline } = this.#admit(ctx, {
+      ...principalFacts(ctx),
+      workload: ctx.workload,
+      requestedModel: request.requestedModel,
+      metadata: request.metadata,
+      needs,
+      estimate: { inputTokens, outputTokens: 0 },
+    });
     try {
-      const { value } = await attemptUnary(ctx, candidates, deadline, (target, call) => {
-        const adapter = target.backend.adapter!;
-        if (!adapter.embed) {
-          throw new UpstreamError(
-            "bad_request",
-            `backend ${target.backend.name} (${target.backend.type}) cannot embed`,
+      let output: EmbedOutput | undefined;
+      const events = attemptLoop(
+        ctx,
+        plan,
+        deadline,
+        (target, call) => {
+          const adapter = target.backend.adapter!;
+          if (!adapter.embed) {
+            return once(
+              Promise.reject(new UpstreamError("bad_request", `${target.backend.name} cannot embed`)),
+            );
+          }
+          const input = { model: target.model, inputs: request.inputs };
+          return once(
+            adapter.embed(
+              request.dimensions === undefined ? input : { ...input, dimensions: request.dimensions },
+              call,
+            ),
           );
-        }
-        const input = { model: target.model, inputs: request.inputs };
-        return adapter.embed(
-          request.dimensions === undefined ? input : { ...input, dimensions: request.dimensions },
-          call,
-        );
-      });
-      const usage: MeteredUsage = value.usage
-        ? { ...value.usage, accuracy: "exact" }
-        : {
-            inputTokens: request.inputs.reduce((n, text) => n + estimateTokens(text), 0),
-            outputTokens: 0,
-            cachedInputTokens: 0,
-            accuracy: "estimated",
-          };
+        },
+        { isContent: () => true, streaming: false },
+      );
+      for await (const event of events) if ("vectors" in event) output = event;
+      if (!output) throw new UpstreamError("protocol", "the backend returned no embeddings");
+      const usage: MeteredUsage = output.usage
+        ? { ...output.usage, accuracy: "exact" }
+        : { inputTokens, outputTokens: 0, cachedInputTokens: 0, accuracy: "estimated" };
       ctx.usage = usage;
-      return { output: value, usage };
+      return { output, usage };
     } finally {
       deadline.dispose();
     }
   }
 
-  /** Route resolution and the request deadline; throws catalog errors to reject. */
-  #admit(ctx: RequestContext, requestedModel: string, operation: Operation) {
-    const { route, candidates } = resolveRoute(
-      this.#config(),
-      ctx.workload,
-      requestedModel,
-      operation,
-      ctx.decision,
+  /** Route planning and the request deadline; throws catalog errors to reject. */
+  #admit(ctx: RequestContext, facts: RequestFacts) {
+    const plan = planRoute(this.#config(), facts, ctx.decision);
+    const deadline = new Deadline(
+      ctx.signal,
+      ctx.callerTimeoutMs,
+      plan.route.timeouts.totalMs,
+      ctx.startedAt,
     );
-    const deadline = new Deadline(ctx.signal, ctx.callerTimeoutMs, route.totalTimeoutMs, ctx.startedAt);
-    return { route, candidates, deadline };
+    return { plan, deadline };
   }
+}
+
+function principalFacts(ctx: RequestContext) {
+  return { team: ctx.principal?.team, keyId: ctx.principal?.keyId };
+}
+
+function generationFacts(ctx: RequestContext, request: GenerationRequest, streaming: boolean): RequestFacts {
+  const inputTokens = estimatePromptTokens(request.messages);
+  const outputTokens = request.sampling.maxOutputTokens ?? DEFAULT_OUTPUT_ESTIMATE;
+  const format = request.responseFormat?.type;
+  return {
+    ...principalFacts(ctx),
+    workload: ctx.workload,
+    requestedModel: request.requestedModel,
+    metadata: request.metadata,
+    needs: {
+      operation: "generate",
+      streaming,
+      tools: request.tools.length > 0,
+      jsonSchema: format === "json_schema" || format === "json_object",
+      contextTokens: inputTokens + (request.sampling.maxOutputTokens ?? 0),
+    },
+    estimate: { inputTokens, outputTokens },
+  };
+}
+
+/** A unary upstream call as a one-event iterator, so unary and streaming share the attempt loop. */
+async function* once<T>(result: Promise<T>): AsyncGenerator<T> {
+  yield await result;
 }

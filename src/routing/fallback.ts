@@ -1,107 +1,231 @@
-import type { AdapterCall, AdapterEvent } from "../adapters/adapter.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { AdapterCall } from "../adapters/adapter.ts";
 import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledTarget } from "../config/compile.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { UpstreamError } from "../errors/upstream-error.ts";
 import { classifyNetworkError } from "../upstream/classify.ts";
+import { fullJitterMs } from "./backoff.ts";
+import { BreakerOpenError } from "./breaker.ts";
 import type { Deadline } from "./deadline.ts";
+import type { Plan } from "./router.ts";
 
-/** Stream events as the pipeline passes them up: adapter events plus attempt and commit markers. */
-export type RoutedEvent =
-  | AdapterEvent
+/** Markers the attempt loop adds to the upstream's own events. */
+export type Marker =
   | { type: "attempt"; attempt: number; backend: string; model: string; previousError: string }
   | { type: "commit"; attempt: number; backend: string; model: string };
 
-/**
- * Unary attempt loop: targets in order; a failure that another backend might
- * not have (anything but the caller's own bad input) moves to the next one.
- */
-export async function attemptUnary<T>(
-  ctx: RequestContext,
-  targets: readonly CompiledTarget[],
-  deadline: Deadline,
-  attempt: (target: CompiledTarget, call: AdapterCall) => Promise<T>,
-): Promise<{ value: T; target: CompiledTarget }> {
-  const failures: UpstreamError[] = [];
-  for (const target of targets) {
-    const started = Date.now();
-    try {
-      const value = await attempt(target, { signal: deadline.signal, deadline: deadline.at });
-      record(ctx, target, started, "success");
-      ctx.decision.servedBy = { backend: target.backend.name, model: target.model };
-      return { value, target };
-    } catch (error) {
-      const failure = asUpstreamError(error, deadline);
-      record(ctx, target, started, "failed", failure);
-      stopIfAborted(ctx, deadline);
-      if (!failure.failoverAllowed) throw finalError([failure]);
-      failures.push(failure);
-    }
-  }
-  throw finalError(failures);
-}
+/** Opens one attempt: an iterator of the upstream's events (a unary call is one event). */
+export type AttemptSource<E> = (target: CompiledTarget, call: AdapterCall) => AsyncIterator<E>;
+
+export type LoopOptions<E> = {
+  /** Whether an event is output the caller sees: the first one commits the attempt. */
+  isContent: (event: E) => boolean;
+  /** Streams get the TTFT and idle timeouts; unary calls only the attempt's share of the deadline. */
+  streaming: boolean;
+  random?: () => number;
+};
 
 /**
- * Streaming attempt loop with the commit rule: until the first content event
- * (text or tool call) is passed up, any failure moves to the next target;
- * after it, a failure ends the stream with stream_interrupted. Leaving the
- * loop early (caller cancel) closes the upstream iterator, which aborts it.
+ * The attempt loop. Targets in the plan's order; a failure before the first
+ * content event moves to the next (a failover), and once every target was
+ * tried, round again while attempts remain (a retry: backoff with full jitter,
+ * and only within the backend's retry budget). Per attempt: the breaker
+ * covers connect → first event; an attempt with a successor gets at most
+ * `attemptShare` of the remaining time (streams: also ≤ ttftMs) to its first
+ * event, then (streams) ≤ streamIdleMs between events. A backend that sent
+ * Retry-After is skipped until then while another can serve; if none can, we
+ * wait — unless the wait would pass the deadline. After commit a failure ends
+ * the request (stream_interrupted), never a silent truncation.
  */
-export async function* attemptStream(
+export async function* attemptLoop<E>(
   ctx: RequestContext,
-  targets: readonly CompiledTarget[],
+  plan: Plan,
   deadline: Deadline,
-  open: (target: CompiledTarget, call: AdapterCall) => AsyncIterable<AdapterEvent>,
-): AsyncGenerator<RoutedEvent> {
+  source: AttemptSource<E>,
+  options: LoopOptions<E>,
+): AsyncGenerator<E | Marker> {
+  const { retry, timeouts } = plan.route;
+  const random = options.random ?? Math.random;
+  const decision = ctx.decision;
   const failures: UpstreamError[] = [];
-  for (const [i, target] of targets.entries()) {
-    const attempt = i + 1;
-    const backend = target.backend.name;
-    const previousError = failures.at(-1)?.message ?? "";
-    yield { type: "attempt", attempt, backend, model: target.model, previousError };
-    const started = Date.now();
-    const upstream = open(target, { signal: deadline.signal, deadline: deadline.at })[Symbol.asyncIterator]();
-    let committed = false;
-    try {
-      for (let next = await upstream.next(); !next.done; next = await upstream.next()) {
-        const event = next.value;
-        if (!committed && (event.type === "text" || event.type === "tool_call")) {
-          committed = true;
-          ctx.decision.committed = true;
-          ctx.decision.servedBy = { backend, model: target.model };
-          yield { type: "commit", attempt, backend, model: target.model };
+  const tried = new Map<string, UpstreamError | undefined>(); // backend → its last failure in this request
+  let attempts = 0;
+  let retries = 0;
+
+  while (attempts < retry.maxAttempts) {
+    let attemptedThisRound = false;
+    let soonestCoolDown = Number.POSITIVE_INFINITY;
+    for (const target of plan.ordered) {
+      if (attempts >= retry.maxAttempts) break;
+      const backend = target.backend;
+      const now = Date.now();
+      if (backend.state.coolDownUntil > now) {
+        soonestCoolDown = Math.min(soonestCoolDown, backend.state.coolDownUntil);
+        skip(ctx, target, `rate limited for ${backend.state.coolDownUntil - now} ms more (Retry-After)`);
+        continue;
+      }
+      if (!backend.state.breaker.admits) {
+        skip(ctx, target, `circuit ${backend.state.breaker.state.replace("_", "-")}`);
+        continue;
+      }
+      const isRetry = tried.has(backend.name);
+      const last = tried.get(backend.name);
+      if (last && !last.retryable) {
+        skip(ctx, target, `not retried after ${last.kind} failure`);
+        continue;
+      }
+      const release = backend.state.retryBudget.begin(isRetry);
+      if (!release) {
+        skip(ctx, target, "retry budget exhausted");
+        continue;
+      }
+      try {
+        if (isRetry) {
+          const wait = fullJitterMs(retries, retry.backoffBaseMs, retry.backoffMaxMs, random);
+          if (wait >= deadline.remainingMs()) break;
+          await pause(wait, deadline, ctx);
+          retries++;
         }
-        yield event;
+        attempts++;
+        attemptedThisRound = true;
+        tried.set(backend.name, undefined);
+        const hasSuccessor = attempts < retry.maxAttempts;
+        yield {
+          type: "attempt",
+          attempt: attempts,
+          backend: backend.name,
+          model: target.model,
+          previousError: failures.at(-1)?.message ?? "",
+        };
+        const outcome = yield* runAttempt(ctx, target, deadline, source, options, {
+          attempt: attempts,
+          firstEventMs: Math.min(
+            options.streaming ? timeouts.ttftMs : Number.POSITIVE_INFINITY,
+            deadline.remainingMs() * (hasSuccessor ? timeouts.attemptShare : 1),
+          ),
+          idleMs: timeouts.streamIdleMs,
+        });
+        if (outcome === "success") return;
+        tried.set(backend.name, outcome);
+        failures.push(outcome);
+      } finally {
+        release();
       }
-      record(ctx, target, started, "success");
-      ctx.decision.servedBy = { backend, model: target.model };
-      return;
-    } catch (error) {
-      const failure = asUpstreamError(error, deadline);
-      record(ctx, target, started, committed ? "failed_after_commit" : "failed", failure);
-      stopIfAborted(ctx, deadline);
-      if (committed) {
-        throw new GatewayError(
-          "stream_interrupted",
-          `stream from ${backend} failed after output began: ${failure.message}`,
-          {
-            cause: failure,
-          },
-        );
-      }
-      if (!failure.failoverAllowed) throw finalError([failure]);
-      failures.push(failure);
-    } finally {
-      await upstream.return?.();
     }
+    if (attemptedThisRound) continue;
+    // Nothing could be tried this round: wait out a Retry-After if it ends in time, else give up.
+    const wait = soonestCoolDown - Date.now();
+    if (Number.isFinite(soonestCoolDown) && wait < deadline.remainingMs()) {
+      await pause(wait, deadline, ctx);
+      continue;
+    }
+    if (Number.isFinite(soonestCoolDown) && failures.length === 0) {
+      throw new GatewayError(
+        "upstream_rate_limited",
+        "every backend asked to hold off past the request's deadline",
+        {
+          retryAfterMs: wait,
+        },
+      );
+    }
+    break;
   }
-  throw finalError(failures);
+  throw finalError(failures, decision.skipped.length > 0);
 }
 
-function asUpstreamError(error: unknown, deadline: Deadline): UpstreamError {
-  if (error instanceof UpstreamError) return error;
-  if (error instanceof GatewayError) throw error;
-  return classifyNetworkError(error, deadline.signal);
+type Budget = { attempt: number; firstEventMs: number; idleMs: number };
+
+/** One attempt; returns "success", or the failure when another attempt may follow. */
+async function* runAttempt<E>(
+  ctx: RequestContext,
+  target: CompiledTarget,
+  deadline: Deadline,
+  source: AttemptSource<E>,
+  options: LoopOptions<E>,
+  budget: Budget,
+): AsyncGenerator<E | Marker, "success" | UpstreamError> {
+  const backend = target.backend;
+  const started = Date.now();
+  const attemptTimeout = new AbortController();
+  let timedOut: string | undefined;
+  let timer = setTimeout(() => {
+    timedOut = `no first event within ${Math.round(budget.firstEventMs)} ms`;
+    attemptTimeout.abort();
+  }, budget.firstEventMs);
+  const signal = AbortSignal.any([deadline.signal, attemptTimeout.signal]);
+  const upstream = source(target, { signal, deadline: deadline.at });
+  let committed = false;
+  try {
+    const neutral = () => ctx.signal.aborted || deadline.expired;
+    let next = await backend.state.breaker.run(() => upstream.next(), neutral);
+    clearTimeout(timer);
+    backend.state.recordLatency(target.model, Date.now() - started);
+    while (!next.done) {
+      const event = next.value;
+      if (!committed && options.isContent(event)) {
+        committed = true;
+        ctx.decision.committed = true;
+        ctx.decision.servedBy = { backend: backend.name, model: target.model };
+        yield { type: "commit", attempt: budget.attempt, backend: backend.name, model: target.model };
+      }
+      yield event;
+      if (options.streaming) {
+        timer = setTimeout(() => {
+          timedOut = `stream idle for ${budget.idleMs} ms`;
+          attemptTimeout.abort();
+        }, budget.idleMs);
+      }
+      next = await upstream.next();
+      clearTimeout(timer);
+    }
+    record(ctx, target, started, "success");
+    ctx.decision.servedBy = { backend: backend.name, model: target.model };
+    return "success";
+  } catch (error) {
+    let failure =
+      error instanceof BreakerOpenError
+        ? new UpstreamError("unavailable", error.message)
+        : error instanceof UpstreamError
+          ? error
+          : classifyNetworkError(error, signal);
+    if (timedOut !== undefined && !deadline.expired && !ctx.signal.aborted) {
+      failure = new UpstreamError("timeout", `${backend.name}: ${timedOut}`);
+    }
+    record(ctx, target, started, committed ? "failed_after_commit" : "failed", failure);
+    stopIfAborted(ctx, deadline);
+    if (committed) {
+      throw new GatewayError(
+        "stream_interrupted",
+        `stream from ${backend.name} failed after output began: ${failure.message}`,
+        {
+          cause: failure,
+        },
+      );
+    }
+    if (failure.retryAfterMs !== undefined) {
+      backend.state.coolDownUntil = Math.max(backend.state.coolDownUntil, Date.now() + failure.retryAfterMs);
+    }
+    if (!failure.failoverAllowed) throw finalError([failure], false);
+    return failure;
+  } finally {
+    clearTimeout(timer);
+    attemptTimeout.abort(); // an abandoned attempt (caller gone) must not keep its upstream open
+    await upstream.return?.();
+  }
+}
+
+async function pause(ms: number, deadline: Deadline, ctx: RequestContext): Promise<void> {
+  if (ms <= 0) return;
+  try {
+    await sleep(ms, undefined, { signal: deadline.signal });
+  } catch {
+    stopIfAborted(ctx, deadline);
+  }
+}
+
+function skip(ctx: RequestContext, target: CompiledTarget, reason: string): void {
+  ctx.decision.skipped.push({ backend: target.backend.name, model: target.model, reason });
 }
 
 function stopIfAborted(ctx: RequestContext, deadline: Deadline): void {
@@ -132,9 +256,16 @@ function record(
 }
 
 /** The caller's error once no target could serve. */
-function finalError(failures: UpstreamError[]): GatewayError {
+function finalError(failures: UpstreamError[], skippedAny: boolean): GatewayError {
   const summary = failures.map((f) => `${f.kind}: ${f.message}`).join("; ");
-  if (failures.length === 0) return new GatewayError("upstream_unavailable", "no backend could be tried");
+  if (failures.length === 0) {
+    return new GatewayError(
+      "upstream_unavailable",
+      skippedAny
+        ? "no backend could be tried (circuits open or retry budget exhausted)"
+        : "no backend could be tried",
+    );
+  }
   if (failures.some((f) => f.kind === "bad_request")) {
     return new GatewayError("upstream_rejected_request", `the backend rejected the request: ${summary}`);
   }

@@ -96,7 +96,7 @@ const cases: Case[] = [
     name: "a route whose only backend is disabled",
     call: (c) => c.unary(M.generate, { workload: "dark", messages: [user("hi")] }),
     code: Code.Unavailable,
-    says: /no enabled backend for workload "dark": off \(disabled: environment variable NOPE is not set\)/,
+    says: /no enabled backend for workload "dark": off\/m \(disabled: environment variable NOPE is not set\)/,
   },
   {
     name: "bad stream request fails before any event",

@@ -26,9 +26,12 @@ before(async () => {
   gw = await startTestGateway(
     configYaml(
       `  primary:\n    type: openai\n    baseUrl: ${primary.url}/v1\n    apiKey: \${PRIMARY_KEY}\n` +
-        `  secondary:\n    type: openai\n    baseUrl: ${secondary.url}/v1\n`,
+        `  secondary:\n    type: openai\n    baseUrl: ${secondary.url}/v1\n` +
+        // Same upstream, own backend state: its Retry-After cool-down must not affect other tests.
+        `  limited:\n    type: openai\n    baseUrl: ${primary.url}/v1\n    apiKey: \${PRIMARY_KEY}\n`,
       `  chat:\n    targets:\n      - { backend: primary, model: gpt-4o-mini }\n      - { backend: secondary, model: backup-model }\n` +
         `  solo:\n    targets:\n      - { backend: primary, model: gpt-4o-mini }\n` +
+        `  limited:\n    targets:\n      - { backend: limited, model: gpt-4o-mini }\n` +
         `  vectors:\n    operations: [embed]\n    targets:\n      - { backend: primary, model: text-embedding-3-small }\n`,
     ),
     { PRIMARY_KEY: KEY },
@@ -212,7 +215,7 @@ describe("fallback and errors", () => {
     c.close();
   });
 
-  test("rate limits on every target become RESOURCE_EXHAUSTED with the retry delay", async () => {
+  test("a Retry-After longer than the deadline fails fast with RESOURCE_EXHAUSTED and the delay", async () => {
     primary.enqueue({
       kind: "error",
       status: 429,
@@ -221,7 +224,7 @@ describe("fallback and errors", () => {
     });
     const c = allClients(gw.url)[0]!;
     await assert.rejects(
-      c.unary(M.generate, { workload: "solo", messages: [user("q")] }),
+      c.unary(M.generate, { workload: "limited", messages: [user("q")] }, { timeoutMs: 400 }),
       (e: ConnectError) => e.code === Code.ResourceExhausted && e.metadata.get("retry-after-ms") === "1500",
     );
     c.close();
