@@ -89,6 +89,8 @@ export interface Adapter {
   generate(input: GenerateInput, call: AdapterCall): Promise<GenerateOutput>;
   stream(input: GenerateInput, call: AdapterCall): AsyncIterable<AdapterEvent>;
   embed?(input: EmbedInput, call: AdapterCall): Promise<EmbedOutput>;
+  /** Active health check (self-hosted servers): true when ready to serve. Must not throw. */
+  health?(call: AdapterCall): Promise<boolean>;
   /** Releases connections once in-flight calls are done. */
   close(): Promise<void>;
 }

@@ -18,6 +18,7 @@ export function createAdapter(name: string, config: BackendConfig, env: NodeJS.P
         maxTokensField: config.maxTokensField,
         connections: config.connections,
         connectTimeoutMs: config.connectTimeoutMs,
+        healthPath: config.healthCheck?.path,
       });
   }
 }

@@ -14,6 +14,8 @@ export function logRequest(ctx: RequestContext, failure: unknown): void {
     operation: ctx.operation,
     workload: ctx.workload,
     route: d.route || undefined,
+    variant: d.variant,
+    strategy: d.strategy || undefined,
     backend: d.servedBy?.backend,
     model: d.servedBy?.model,
     attempts: d.attempts.length,

@@ -9,7 +9,7 @@ import type { Decision } from "./request-context.ts";
 /** Why the serving backend served, in words, e.g. "priority: served by echo after openai failed (unavailable)". */
 export function reasonOf(d: Decision): string {
   const failed = d.attempts.filter((a) => a.outcome !== "success");
-  const parts = [`${d.strategy || "priority"}: `];
+  const parts = [`${d.variant ? `variant ${d.variant}, ` : ""}${d.strategy || "priority"}: `];
   parts.push(
     failed.length === 0
       ? "first eligible target"
@@ -36,6 +36,7 @@ export function routingInfo(
     model: servedModel ?? d.servedBy?.model ?? "",
     attempts: d.attempts.length,
     strategy: d.strategy,
+    variant: d.variant ?? "",
     reason: reasonOf(d),
     attemptDetails: d.attempts.map((a) => ({
       backend: a.backend,

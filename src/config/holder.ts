@@ -13,6 +13,7 @@ export class ConfigHolder {
   #current: CompiledConfig;
   readonly #env: NodeJS.ProcessEnv;
   readonly #logger: Logger;
+  readonly #listeners: ((config: CompiledConfig) => void)[] = [];
 
   constructor(loaded: LoadedConfig, env: NodeJS.ProcessEnv, logger: Logger) {
     this.#env = env;
@@ -22,6 +23,12 @@ export class ConfigHolder {
 
   get current(): CompiledConfig {
     return this.#current;
+  }
+
+  /** Calls `listener` now and after every swap (e.g. to restart health checks). */
+  onSwap(listener: (config: CompiledConfig) => void): void {
+    this.#listeners.push(listener);
+    listener(this.#current);
   }
 
   /** Loads `file` and swaps it in; an invalid file is logged and the old config keeps serving. */
@@ -50,6 +57,7 @@ export class ConfigHolder {
       this.#logger.warn("server listen settings changed: they take effect on restart only");
     }
     this.#current = compiled;
+    for (const listener of this.#listeners) listener(compiled);
     this.#logger.info(
       {
         generation: compiled.generation,

@@ -19,6 +19,7 @@ import type { CompiledConfig } from "../config/compile.ts";
 import { ConfigHolder } from "../config/holder.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
+import { HealthChecker } from "../routing/health-checker.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import { HealthStatus, healthService } from "./health.ts";
 import { type Listener, listen } from "./listen.ts";
@@ -55,6 +56,8 @@ export async function startGateway(options: {
   const config = new ConfigHolder(options.loaded, options.env, logger);
   const server = options.loaded.config.server;
   const pipeline = new Pipeline(() => config.current);
+  const healthChecks = new HealthChecker(logger);
+  config.onSwap((compiled) => healthChecks.watch(compiled));
   const health = new HealthStatus([InferenceService.typeName]);
   const descriptors = new DescriptorIndex(
     [
@@ -116,7 +119,10 @@ export async function startGateway(options: {
         inFlight: () => active,
         idle,
         force: () => forceSignal.abort(),
-        release: () => config.close(),
+        release: () => {
+          healthChecks.stop();
+          return config.close();
+        },
       });
       return stopping;
     },

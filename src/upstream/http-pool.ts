@@ -12,7 +12,7 @@ export type HttpPoolOptions = {
 export type HttpResponse = {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Readable & { text(): Promise<string>; json(): Promise<unknown> };
+  body: Readable & { text(): Promise<string>; json(): Promise<unknown>; dump(): Promise<void> };
 };
 
 /**
@@ -40,7 +40,9 @@ export class HttpPool {
 
   async request(options: {
     method: "GET" | "POST";
+    /** Appended to the base URL's path prefix, unless `fromOrigin` (e.g. a server's /health). */
     path: string;
+    fromOrigin?: boolean;
     headers: Record<string, string>;
     body?: string;
     signal: AbortSignal;
@@ -48,11 +50,14 @@ export class HttpPool {
     try {
       const response = await this.#pool.request({
         method: options.method,
-        path: this.#prefix + options.path,
+        path: options.fromOrigin ? options.path : this.#prefix + options.path,
         headers: options.headers,
         body: options.body ?? null,
         signal: options.signal,
       });
+      // A late abort (deadline, shutdown) can error a body nobody reads any more; readers still see
+      // errors through their own iteration, but an unread body must not crash the process.
+      response.body.on("error", () => {});
       return { status: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
       throw classifyNetworkError(error, options.signal);

@@ -83,7 +83,13 @@ test("unchanged backends keep their adapter across a reload; changed ones are re
   assert.equal(gw.gateway.config.reloadFromFile(file), true);
   const now = gw.gateway.config.current;
   assert.equal(now.backends.get("fast")?.adapter, before.backends.get("fast")?.adapter);
+  assert.equal(
+    now.backends.get("fast")?.state,
+    before.backends.get("fast")?.state,
+    "breaker and latency state kept",
+  );
   assert.notEqual(now.backends.get("slow")?.adapter, before.backends.get("slow")?.adapter);
+  assert.notEqual(now.backends.get("slow")?.state, before.backends.get("slow")?.state);
   assert.equal(now.generation, before.generation + 1);
 });
 

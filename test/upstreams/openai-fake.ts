@@ -78,6 +78,8 @@ export interface OpenAIFake {
   };
   enqueue(...scripts: Script[]): void;
   setDefault(script: Script | ((req: RecordedRequest) => Script)): void;
+  /** Status of `GET /health`, the readiness probe of vLLM and llama-server (default 200). */
+  setHealth(status: number): void;
   waitForRequests(n: number): Promise<void>;
   waitForAbort(index: number): Promise<void>;
   openSockets(): number;
@@ -129,6 +131,7 @@ export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Pr
   const sockets = new Set<Socket>();
   const waiters = new Set<{ ready: () => boolean; resolve: () => void }>();
   let closing = false;
+  let healthStatus = 200;
 
   const notify = (): void => {
     for (const waiter of waiters) {
@@ -193,6 +196,10 @@ export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Pr
     rec.body = parsed.body;
     record();
     const { pathname } = new URL(rec.path, "http://fake.invalid");
+    if (rec.method === "GET" && pathname === "/health") {
+      send(res, healthStatus, {}, ""); // vLLM-style probe: empty body, status only; no script used
+      return;
+    }
     const route = routeOf(rec.method, pathname);
     if (!admit(res, req, route, parsed, opts.requireApiKey) || route === undefined) return;
 
@@ -283,6 +290,9 @@ export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Pr
     enqueue(...scripts) {
       for (const script of scripts) checkScript(script);
       queue.push(...scripts);
+    },
+    setHealth(status) {
+      healthStatus = status;
     },
     setDefault(script) {
       if (typeof script !== "function") checkScript(script);

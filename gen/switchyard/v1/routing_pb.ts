@@ -10,7 +10,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/routing.proto.
  */
 export const file_switchyard_v1_routing: GenFile = /*@__PURE__*/
-  fileDesc("Chtzd2l0Y2h5YXJkL3YxL3JvdXRpbmcucHJvdG8SDXN3aXRjaHlhcmQudjEipQEKC1JvdXRpbmdJbmZvEg0KBXJvdXRlGAEgASgJEg8KB2JhY2tlbmQYAiABKAkSDQoFbW9kZWwYAyABKAkSEAoIYXR0ZW1wdHMYBCABKA0SEAoIc3RyYXRlZ3kYBSABKAkSDgoGcmVhc29uGAYgASgJEjMKD2F0dGVtcHRfZGV0YWlscxgHIAMoCzIaLnN3aXRjaHlhcmQudjEuQXR0ZW1wdEluZm8ihgEKC0F0dGVtcHRJbmZvEg8KB2JhY2tlbmQYASABKAkSDQoFbW9kZWwYAiABKAkSLgoHb3V0Y29tZRgDIAEoDjIdLnN3aXRjaHlhcmQudjEuQXR0ZW1wdE91dGNvbWUSEgoKZXJyb3Jfa2luZBgEIAEoCRITCgtkdXJhdGlvbl9tcxgFIAEoDSqTAQoOQXR0ZW1wdE91dGNvbWUSHwobQVRURU1QVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGwoXQVRURU1QVF9PVVRDT01FX1NVQ0NFU1MQARIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAISJwojQVRURU1QVF9PVVRDT01FX0ZBSUxFRF9BRlRFUl9DT01NSVQQA2IGcHJvdG8z");
+  fileDesc("Chtzd2l0Y2h5YXJkL3YxL3JvdXRpbmcucHJvdG8SDXN3aXRjaHlhcmQudjEitgEKC1JvdXRpbmdJbmZvEg0KBXJvdXRlGAEgASgJEg8KB2JhY2tlbmQYAiABKAkSDQoFbW9kZWwYAyABKAkSEAoIYXR0ZW1wdHMYBCABKA0SEAoIc3RyYXRlZ3kYBSABKAkSDgoGcmVhc29uGAYgASgJEjMKD2F0dGVtcHRfZGV0YWlscxgHIAMoCzIaLnN3aXRjaHlhcmQudjEuQXR0ZW1wdEluZm8SDwoHdmFyaWFudBgIIAEoCSKGAQoLQXR0ZW1wdEluZm8SDwoHYmFja2VuZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIuCgdvdXRjb21lGAMgASgOMh0uc3dpdGNoeWFyZC52MS5BdHRlbXB0T3V0Y29tZRISCgplcnJvcl9raW5kGAQgASgJEhMKC2R1cmF0aW9uX21zGAUgASgNKpMBCg5BdHRlbXB0T3V0Y29tZRIfChtBVFRFTVBUX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX09VVENPTUVfU1VDQ0VTUxABEhoKFkFUVEVNUFRfT1VUQ09NRV9GQUlMRUQQAhInCiNBVFRFTVBUX09VVENPTUVfRkFJTEVEX0FGVEVSX0NPTU1JVBADYgZwcm90bzM");
 
 /**
  * RoutingInfo says which backend served a request and why.
@@ -67,6 +67,14 @@ export type RoutingInfo = Message<"switchyard.v1.RoutingInfo"> & {
    * @generated from field: repeated switchyard.v1.AttemptInfo attempt_details = 7;
    */
   attemptDetails: AttemptInfo[];
+
+  /**
+   * Route variant whose conditions matched (e.g. "long-context"); empty when
+   * the route's own targets served.
+   *
+   * @generated from field: string variant = 8;
+   */
+  variant: string;
 };
 
 /**

@@ -22,6 +22,8 @@ export type OpenAIAdapterOptions = {
   maxTokensField: "max_tokens" | "max_completion_tokens";
   connections: number;
   connectTimeoutMs: number;
+  /** Path on the server's origin answering 200 when ready (vLLM, llama-server: /health). */
+  healthPath: string | undefined;
 };
 
 /** Any OpenAI-compatible Chat Completions / Embeddings server. */
@@ -97,6 +99,24 @@ export class OpenAIAdapter implements Adapter {
         ? { usage: { inputTokens: prompt, outputTokens: 0, cachedInputTokens: 0 } }
         : {}),
     };
+  }
+
+  async health(call: AdapterCall): Promise<boolean> {
+    const path = this.#options.healthPath;
+    if (path === undefined) return true;
+    try {
+      const response = await this.#pool.request({
+        method: "GET",
+        path,
+        fromOrigin: true,
+        headers: {},
+        signal: call.signal,
+      });
+      await response.body.dump();
+      return response.status === 200;
+    } catch {
+      return false;
+    }
   }
 
   close(): Promise<void> {
