@@ -64,12 +64,22 @@ function checkConfig(file: string | undefined): number {
   lines.push("routes:");
   for (const r of compiled.routes.values()) {
     lines.push(
-      `  ${r.workload}: [${[...r.operations].join(", ")}] ${r.strategy}, total timeout ${r.totalTimeoutMs} ms`,
+      `  ${r.workload}: [${[...r.operations].join(", ")}] ${r.strategy}, max ${r.retry.maxAttempts} attempts, ` +
+        `total timeout ${r.timeouts.totalMs} ms`,
     );
-    r.targets.forEach((t, i) => {
-      const state = t.backend.adapter ? "" : " (disabled)";
-      lines.push(`    ${i + 1}. ${t.backend.name} / ${t.model}${t.alias ? ` as "${t.alias}"` : ""}${state}`);
-    });
+    const list = (targets: typeof r.targets, indent: string) => {
+      for (const [i, t] of targets.entries()) {
+        const state = t.backend.adapter ? "" : " (disabled)";
+        lines.push(
+          `${indent}${i + 1}. ${t.backend.name} / ${t.model}${t.alias ? ` as "${t.alias}"` : ""}${state}`,
+        );
+      }
+    };
+    list(r.targets, "    ");
+    for (const v of r.variants) {
+      lines.push(`    variant ${v.name} when ${JSON.stringify(v.when)}: ${v.strategy}`);
+      list(v.targets, "      ");
+    }
   }
   for (const b of compiled.backends.values()) {
     b.state.close();
