@@ -2,7 +2,9 @@ import { refName } from "../config/env-refs.ts";
 import type { BackendConfig } from "../config/schema.ts";
 import { Secret } from "../config/secret.ts";
 import type { Adapter } from "./adapter.ts";
+import { AnthropicAdapter } from "./anthropic/index.ts";
 import { EchoAdapter } from "./echo/index.ts";
+import { GeminiAdapter } from "./gemini/index.ts";
 import { OpenAIAdapter } from "./openai/index.ts";
 
 /** Builds the adapter for one configured backend. Secrets are resolved here, at the point of use. */
@@ -20,6 +22,24 @@ export function createAdapter(name: string, config: BackendConfig, env: NodeJS.P
         connectTimeoutMs: config.connectTimeoutMs,
         healthPath: config.healthCheck?.path,
       });
+    case "anthropic":
+      return new AnthropicAdapter({
+        name,
+        baseUrl: config.baseUrl,
+        apiKey: secretOf(config.apiKey, env),
+        apiVersion: config.apiVersion,
+        defaultMaxTokens: config.defaultMaxTokens,
+        connections: config.connections,
+        connectTimeoutMs: config.connectTimeoutMs,
+      });
+    case "gemini":
+      return new GeminiAdapter({
+        name,
+        baseUrl: config.baseUrl,
+        apiKey: secretOf(config.apiKey, env),
+        connections: config.connections,
+        connectTimeoutMs: config.connectTimeoutMs,
+      });
   }
 }
 
@@ -32,5 +52,14 @@ function secretOf(ref: string | undefined, env: NodeJS.ProcessEnv): Secret | und
 
 /** One line for the start-up log, e.g. "openai https://api.openai.com/v1". Never includes a secret. */
 export function describeBackend(config: BackendConfig): string {
-  return config.type === "openai" ? `openai ${config.baseUrl}` : config.type;
+  switch (config.type) {
+    case "openai":
+      return `openai ${config.baseUrl}`;
+    case "anthropic":
+      return `anthropic ${config.baseUrl} (API ${config.apiVersion})`;
+    case "gemini":
+      return `gemini ${config.baseUrl}`;
+    default:
+      return config.type;
+  }
 }

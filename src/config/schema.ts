@@ -70,7 +70,38 @@ const openaiBackend = z.strictObject({
   connectTimeoutMs: ms(5000),
 });
 
-export const backendSchema = z.discriminatedUnion("type", [echoBackend, openaiBackend]);
+const anthropicBackend = z.strictObject({
+  ...common,
+  type: z.literal("anthropic"),
+  /** Origin without /v1, e.g. https://api.anthropic.com */
+  baseUrl: z.url({ protocol: /^https?$/ }).default("https://api.anthropic.com"),
+  /** Secret by reference only: "${ANTHROPIC_API_KEY}". */
+  apiKey: z.string().optional(),
+  /** Pinned per backend; request rules differ per version (2026-10-21 takes no temperature/top_p). */
+  apiVersion: z.enum(["2023-06-01", "2026-10-21"]).default("2023-06-01"),
+  /** Sent as max_tokens (required by Anthropic) when the caller gives no output cap. */
+  defaultMaxTokens: z.number().int().min(1).default(4096),
+  connections: z.number().int().min(1).max(4096).default(64),
+  connectTimeoutMs: ms(5000),
+});
+
+const geminiBackend = z.strictObject({
+  ...common,
+  type: z.literal("gemini"),
+  /** Base URL including the API version. */
+  baseUrl: z.url({ protocol: /^https?$/ }).default("https://generativelanguage.googleapis.com/v1beta"),
+  /** Secret by reference only: "${GEMINI_API_KEY}". Sent as x-goog-api-key. */
+  apiKey: z.string().optional(),
+  connections: z.number().int().min(1).max(4096).default(64),
+  connectTimeoutMs: ms(5000),
+});
+
+export const backendSchema = z.discriminatedUnion("type", [
+  echoBackend,
+  openaiBackend,
+  anthropicBackend,
+  geminiBackend,
+]);
 
 const targetSchema = z.strictObject({
   backend: z.string().min(1),

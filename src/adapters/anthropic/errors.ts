@@ -1,0 +1,81 @@
+import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-error.ts";
+import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
+import type { HttpResponse } from "../../upstream/http-pool.ts";
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Anthropic's `error.type` values whose meaning does not depend on the HTTP status. */
+const KIND_OF_ERROR_TYPE: Record<string, UpstreamErrorKind> = {
+  invalid_request_error: "bad_request",
+  request_too_large: "bad_request",
+  authentication_error: "auth",
+  permission_error: "auth",
+  not_found_error: "auth", // our config names a model (or route) the account cannot reach
+  billing_error: "auth", // the gateway's account, not the caller's request
+  rate_limit_error: "rate_limited",
+  timeout_error: "timeout",
+  api_error: "unavailable",
+  overloaded_error: "overloaded",
+};
+
+type WireError = { type?: string; error?: { type?: string; message?: string } };
+
+/**
+ * Reads an Anthropic error response (`{"type":"error","error":{"type","message"},"request_id"}`) into an
+ * UpstreamError. The status table decides; the body only refines statuses the table cannot tell apart
+ * (billing_error is a 402 about our account). The provider's message is kept, bounded, for the operator,
+ * except on auth errors, where only the type is kept.
+ */
+export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
+  const text = await readBounded(response);
+  const { type, message } = parseError(text);
+  let kind = kindForHttpStatus(response.status);
+  if (type === "billing_error" || type === "overloaded_error") kind = KIND_OF_ERROR_TYPE[type] ?? kind;
+  const detail = describe(kind, type, message);
+  return new UpstreamError(kind, `${backend} answered HTTP ${response.status}${detail}`, {
+    status: response.status,
+    retryAfterMs: parseRetryAfter(response.headers),
+  });
+}
+
+/** An `event: error` inside a 200 stream (e.g. overloaded_error once generation had started). */
+export function errorFromStreamEvent(backend: string, data: string, afterFirstToken: boolean): UpstreamError {
+  const { type, message } = parseError(data);
+  const kind = KIND_OF_ERROR_TYPE[type] ?? "unavailable";
+  return new UpstreamError(kind, `${backend} sent an error mid-stream${describe(kind, type, message)}`, {
+    afterFirstToken,
+  });
+}
+
+function parseError(text: string): { type: string; message: string } {
+  try {
+    const parsed = JSON.parse(text) as WireError;
+    return { type: parsed.error?.type ?? "", message: parsed.error?.message ?? "" };
+  } catch {
+    return { type: "", message: "" }; // a proxy's HTML page, say: the status alone classifies it
+  }
+}
+
+function describe(kind: UpstreamErrorKind, type: string, message: string): string {
+  // Authentication messages may echo part of the key we sent: keep only the type.
+  const shown = kind === "auth" ? "" : message.slice(0, 200);
+  const detail = [type, shown].filter(Boolean).join(": ");
+  return detail ? ` (${detail})` : "";
+}
+
+async function readBounded(response: HttpResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_ERROR_BODY) break;
+      chunks.push(chunk as Buffer);
+    }
+  } catch {
+    // A body cut short still classifies by status.
+  } finally {
+    response.body.destroy();
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}

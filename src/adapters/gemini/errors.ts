@@ -1,0 +1,119 @@
+import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-error.ts";
+import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
+import type { HttpResponse } from "../../upstream/http-pool.ts";
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** A google.rpc.Status as the Gemini API sends it: {"error": {code, message, status, details}}. */
+export type WireStatus = {
+  code?: number;
+  message?: string;
+  status?: string;
+  /** google.rpc detail messages (ErrorInfo, RetryInfo, QuotaFailure, Help, ...), each with "@type". */
+  details?: Record<string, unknown>[];
+};
+
+const RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo";
+const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
+/** ErrorInfo reasons that mean the gateway's key is at fault, even when the status is 400. */
+const KEY_REASONS = new Set(["API_KEY_INVALID", "API_KEY_EXPIRED"]);
+
+/**
+ * Reads a Gemini error response into an UpstreamError. The provider's message is kept (bounded) for
+ * the operator's logs, except for auth errors: those can quote part of the key, so only the status
+ * and reason remain.
+ */
+export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
+  const error = parseStatus(await readBounded(response));
+  const kind = kindOf(response.status, error);
+  return new UpstreamError(kind, `${backend} answered HTTP ${response.status}${describe(kind, error)}`, {
+    status: response.status,
+    retryAfterMs: parseRetryAfter(response.headers) ?? retryDelayOf(error),
+  });
+}
+
+/** An `{"error": ...}` object sent as an SSE event after the stream had started. */
+export function midStreamError(backend: string, error: WireStatus, afterFirstToken: boolean): UpstreamError {
+  const kind: UpstreamErrorKind = "unavailable";
+  return new UpstreamError(kind, `${backend} sent an error mid-stream${describe(kind, error)}`, {
+    afterFirstToken,
+    retryAfterMs: retryDelayOf(error),
+  });
+}
+
+function kindOf(status: number, error: WireStatus | undefined): UpstreamErrorKind {
+  const reason = reasonOf(error);
+  if (status === 400) {
+    if ((reason !== undefined && KEY_REASONS.has(reason)) || error?.message?.includes("API key not valid")) {
+      return "auth";
+    }
+    // e.g. "User location is not supported for the API use": the operator's setup, not the request.
+    if (error?.status === "FAILED_PRECONDITION") return "auth";
+  }
+  return kindForHttpStatus(status);
+}
+
+function describe(kind: UpstreamErrorKind, error: WireStatus | undefined): string {
+  if (error === undefined) return "";
+  const code = [error.status, reasonOf(error)].filter(Boolean).join("/");
+  const shown = kind === "auth" ? "" : (error.message ?? "").trim().slice(0, 200);
+  const detail = [code, shown].filter(Boolean).join(": ");
+  return detail ? ` (${detail})` : "";
+}
+
+function reasonOf(error: WireStatus | undefined): string | undefined {
+  const reason = detailOf(error, ERROR_INFO)?.reason;
+  return typeof reason === "string" ? reason : undefined;
+}
+
+function detailOf(error: WireStatus | undefined, type: string): Record<string, unknown> | undefined {
+  return error?.details?.find((d) => d["@type"] === type);
+}
+
+/** RetryInfo.retryDelay is a protobuf Duration in JSON: "13s", "1.5s", "0.250s". */
+export function retryDelayOf(error: WireStatus | undefined): number | undefined {
+  const delay = detailOf(error, RETRY_INFO)?.retryDelay;
+  const match = typeof delay === "string" ? /^\s*(\d+(?:\.\d+)?)s\s*$/.exec(delay) : null;
+  return match?.[1] === undefined ? undefined : Math.ceil(Number.parseFloat(match[1]) * 1000);
+}
+
+export function parseStatus(text: string): WireStatus | undefined {
+  try {
+    return statusOf(JSON.parse(text));
+  } catch {
+    return undefined; // not JSON (a proxy's HTML page, say): the status alone classifies it
+  }
+}
+
+/** The google.rpc.Status inside `{"error": {...}}`, keeping only fields of the expected types. */
+export function statusOf(value: unknown): WireStatus | undefined {
+  const error = isObject(value) ? value.error : undefined;
+  if (!isObject(error)) return undefined;
+  return {
+    ...(typeof error.code === "number" ? { code: error.code } : {}),
+    ...(typeof error.message === "string" ? { message: error.message } : {}),
+    ...(typeof error.status === "string" ? { status: error.status } : {}),
+    ...(Array.isArray(error.details) ? { details: error.details.filter(isObject) } : {}),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+async function readBounded(response: HttpResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_ERROR_BODY) break;
+      chunks.push(chunk as Buffer);
+    }
+  } catch {
+    // A body cut short still classifies by status.
+  } finally {
+    response.body.destroy();
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
