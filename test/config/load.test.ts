@@ -119,7 +119,11 @@ test("defaults fill in server limits and route timeouts", () => {
 test("the bundled example config is valid with and without provider keys", async () => {
   const { loadConfigFile } = await import("../../src/config/load.ts");
   const bare = loadConfigFile("examples/switchyard.yaml", {});
-  assert.deepEqual([...bare.disabled.keys()].sort(), ["mistral", "openai"]);
-  const keyed = loadConfigFile("examples/switchyard.yaml", { OPENAI_API_KEY: "x", MISTRAL_API_KEY: "y" });
+  assert.deepEqual([...bare.disabled.keys()].sort(), ["anthropic", "mistral", "openai"]);
+  const keyed = loadConfigFile("examples/switchyard.yaml", {
+    OPENAI_API_KEY: "x",
+    MISTRAL_API_KEY: "y",
+    ANTHROPIC_API_KEY: "z",
+  });
   assert.equal(keyed.disabled.size, 0);
 });
