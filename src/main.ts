@@ -6,6 +6,7 @@ import { type LoadedConfig, loadConfigFile } from "./config/load.ts";
 import { watchConfig } from "./config/watch.ts";
 import { startGateway } from "./server/gateway.ts";
 import { createLogger } from "./telemetry/logger.ts";
+import { setupTelemetry } from "./telemetry/otel-sdk.ts";
 
 const HELP = `switchyard — gRPC-first AI inference gateway
 
@@ -101,11 +102,13 @@ async function serve(file: string | undefined, portFlag: string | undefined): Pr
     }
   }
   const logger = createLogger(loaded.config.log.level);
+  const sdk = setupTelemetry(loaded.config.telemetry, process.env);
   const gateway = await startGateway({
     loaded,
     env: process.env,
     logger,
     ...(port !== undefined ? { port } : {}),
+    ...(sdk.prometheus ? { prometheus: sdk.prometheus } : {}),
   });
   const stopWatching = watchConfig(gateway.config, file);
 
@@ -137,6 +140,7 @@ async function serve(file: string | undefined, portFlag: string | undefined): Pr
   });
   stopWatching();
   await gateway.shutdown();
+  await sdk.shutdown(); // flushes buffered spans
   return 0;
 }
 

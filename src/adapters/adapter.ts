@@ -83,12 +83,20 @@ export type AdapterCall = {
   signal: AbortSignal;
   /** Absolute deadline (epoch ms) of this attempt. */
   deadline: number;
+  /** Trace-context headers (traceparent) to forward; set only for backends marked trusted. */
+  headers?: Readonly<Record<string, string>>;
 };
 
 export interface Adapter {
   generate(input: GenerateInput, call: AdapterCall): Promise<GenerateOutput>;
   stream(input: GenerateInput, call: AdapterCall): AsyncIterable<AdapterEvent>;
   embed?(input: EmbedInput, call: AdapterCall): Promise<EmbedOutput>;
+  /**
+   * Start-up check of the backend's own description (e.g. KServe ModelMetadata against the tensor
+   * profile). Throws an Error naming what does not match; an Error whose cause is an UpstreamError
+   * means the backend could not be reached (checked again on first use).
+   */
+  verify?(call: AdapterCall, models: readonly string[]): Promise<unknown>;
   /** Active health check (self-hosted servers): true when ready to serve. Must not throw. */
   health?(call: AdapterCall): Promise<boolean>;
   /** Releases connections once in-flight calls are done. */

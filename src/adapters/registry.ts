@@ -5,7 +5,9 @@ import type { Adapter } from "./adapter.ts";
 import { AnthropicAdapter } from "./anthropic/index.ts";
 import { EchoAdapter } from "./echo/index.ts";
 import { GeminiAdapter } from "./gemini/index.ts";
+import { KServeAdapter } from "./kserve/index.ts";
 import { OpenAIAdapter } from "./openai/index.ts";
+import { TeiAdapter } from "./tei/index.ts";
 
 /** Builds the adapter for one configured backend. Secrets are resolved here, at the point of use. */
 export function createAdapter(name: string, config: BackendConfig, env: NodeJS.ProcessEnv): Adapter {
@@ -40,6 +42,27 @@ export function createAdapter(name: string, config: BackendConfig, env: NodeJS.P
         connections: config.connections,
         connectTimeoutMs: config.connectTimeoutMs,
       });
+    case "kserve":
+      return new KServeAdapter({
+        name,
+        address: config.address,
+        apiKey: secretOf(config.apiKey, env),
+        profile: config.profile,
+        decoupled: config.decoupled ?? config.profile === "vllm",
+        defaultMaxTokens: config.defaultMaxTokens,
+        maxMessageBytes: config.maxMessageBytes,
+      });
+    case "tei":
+      return new TeiAdapter({
+        name,
+        address: config.address,
+        apiKey: secretOf(config.apiKey, env),
+        normalize: config.normalize,
+        truncate: config.truncate,
+        truncationDirection: config.truncationDirection,
+        promptName: config.promptName,
+        maxMessageBytes: config.maxMessageBytes,
+      });
   }
 }
 
@@ -59,6 +82,10 @@ export function describeBackend(config: BackendConfig): string {
       return `anthropic ${config.baseUrl} (API ${config.apiVersion})`;
     case "gemini":
       return `gemini ${config.baseUrl}`;
+    case "kserve":
+      return `kserve ${config.address} (${config.profile})`;
+    case "tei":
+      return `tei ${config.address}`;
     default:
       return config.type;
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { FinishReason } from "../../gen/switchyard/v1/generation_pb.ts";
 import {
@@ -9,46 +8,63 @@ import type { CompiledConfig } from "../config/compile.ts";
 import { toConnectError } from "../errors/to-connect-error.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
 import type { Logger } from "../telemetry/logger.ts";
-import { newDecision, type RequestContext } from "./request-context.ts";
-import { logRequest } from "./request-log.ts";
+import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
+import { createRequestContext, type RequestContext } from "./request-context.ts";
 import { FINISH, routingInfo, setRoutingTrailers, usageInfo } from "./routing-info.ts";
 import { toEmbeddingRequest, toGenerationRequest } from "./validate.ts";
 
-export type InferenceDeps = { pipeline: Pipeline; config: () => CompiledConfig; logger: Logger };
+export type InferenceDeps = {
+  pipeline: Pipeline;
+  config: () => CompiledConfig;
+  logger: Logger;
+  telemetry: RequestTelemetry;
+};
 
 /** switchyard.v1.InferenceService: validate, build the request context, run the pipeline, answer. */
 export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof InferenceService> {
-  const contextOf = (context: HandlerContext, operation: RequestContext["operation"], workload: string) => {
-    const ctx: RequestContext = {
-      id: randomUUID(),
-      principal: undefined,
+  const begin = (
+    context: HandlerContext,
+    operation: RequestContext["operation"],
+    req: { workload: string; model: string },
+  ) => {
+    const ctx = createRequestContext({
       operation,
-      workload,
+      protocol: context.protocolName,
+      workload: req.workload,
+      requestedModel: req.model,
       signal: context.signal,
       callerTimeoutMs: context.timeoutMs(),
-      startedAt: Date.now(),
       logger: deps.logger,
-      decision: newDecision(),
-      usage: undefined,
-    };
+      telemetry: deps.telemetry,
+    });
+    deps.telemetry.begin(ctx, context.requestHeader, `${context.service.typeName}/${context.method.name}`);
     context.responseHeader.set("x-request-id", ctx.id);
     return ctx;
   };
 
+  /** Ends the request (log line, span, metrics) and sets the timing trailer; returns nothing to send. */
+  const finish = (ctx: RequestContext, trailers: Headers, failure: unknown) => {
+    const { totalMs, upstreamMs } = deps.telemetry.finish(ctx, failure);
+    const timing = `gateway;dur=${(totalMs - upstreamMs).toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
+    trailers.set("server-timing", timing);
+    return timing;
+  };
+
   const fail = (ctx: RequestContext, error: unknown) => {
-    logRequest(ctx, error);
     const out = toConnectError(error, ctx.id);
     setRoutingTrailers(out.metadata, ctx.decision, undefined, ctx.usage);
+    finish(ctx, out.metadata, error);
     return out;
   };
 
   return {
     async generate(req, context) {
-      const ctx = contextOf(context, "generate", req.workload);
+      const ctx = begin(context, "generate", req);
       try {
         const { output, usage } = await deps.pipeline.generate(ctx, toGenerationRequest(req));
         setRoutingTrailers(context.responseTrailer, ctx.decision, output.model, usage);
-        logRequest(ctx, undefined);
+        // Unary: headers leave with the response, so the timing can be a header as well.
+        context.responseHeader.set("server-timing", finish(ctx, context.responseTrailer, undefined));
         return {
           requestId: ctx.id,
           text: output.text,
@@ -63,8 +79,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
     },
 
     async *generateStream(req, context) {
-      const ctx = contextOf(context, "generate_stream", req.workload);
-      let servedModel: string | undefined;
+      const ctx = begin(context, "generate_stream", req);
       let finishReason: FinishReason = FinishReason.UNSPECIFIED;
       try {
         for await (const event of deps.pipeline.stream(ctx, toGenerationRequest(req))) {
@@ -92,13 +107,12 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
               yield { event: { case: "commit", value: event } };
               break;
             case "finish":
-              servedModel = event.model;
               finishReason = FINISH[event.reason];
               break;
             case "usage":
               break; // settled by the pipeline's meter, sent in the final event
-            case "final": {
-              setRoutingTrailers(context.responseTrailer, ctx.decision, servedModel, event.usage);
+            case "final":
+              setRoutingTrailers(context.responseTrailer, ctx.decision, ctx.servedModel, event.usage);
               yield {
                 event: {
                   case: "final",
@@ -106,26 +120,25 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
                     requestId: ctx.id,
                     finishReason,
                     usage: usageInfo(event.usage),
-                    routing: routingInfo(ctx.decision, servedModel),
+                    routing: routingInfo(ctx.decision, ctx.servedModel),
                   },
                 },
               };
               break;
-            }
           }
         }
-        logRequest(ctx, undefined);
+        finish(ctx, context.responseTrailer, undefined);
       } catch (error) {
         throw fail(ctx, error);
       }
     },
 
     async embed(req, context) {
-      const ctx = contextOf(context, "embed", req.workload);
+      const ctx = begin(context, "embed", req);
       try {
         const { output, usage } = await deps.pipeline.embed(ctx, toEmbeddingRequest(req));
         setRoutingTrailers(context.responseTrailer, ctx.decision, output.model, usage);
-        logRequest(ctx, undefined);
+        context.responseHeader.set("server-timing", finish(ctx, context.responseTrailer, undefined));
         return {
           requestId: ctx.id,
           embeddings: output.vectors.map((v) => ({ values: Array.from(v) })),

@@ -1,5 +1,8 @@
+import { randomUUID } from "node:crypto";
+import type { Span } from "@opentelemetry/api";
 import type { MeteredUsage } from "../metering/meter.ts";
 import type { Logger } from "../telemetry/logger.ts";
+import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 
 export type AttemptRecord = {
   backend: string;
@@ -19,7 +22,8 @@ export type Decision = {
   /** Targets skipped without an attempt, with why. */
   skipped: { backend: string; model: string; reason: string }[];
   attempts: AttemptRecord[];
-  servedBy: { backend: string; model: string } | undefined;
+  /** The target that served (committed); `provider` is its backend type. */
+  servedBy: { backend: string; model: string; provider: string } | undefined;
   committed: boolean;
 };
 
@@ -28,7 +32,11 @@ export type RequestContext = {
   /** Who is calling; undefined until access control is configured. */
   principal: { keyId: string; team: string | undefined } | undefined;
   operation: "generate" | "generate_stream" | "embed" | "list_models";
+  /** Client protocol: "grpc", "grpc_web", "connect" or "openai" (for logs and the ledger only). */
+  protocol: string;
   workload: string;
+  /** The model the caller asked for ("" = the route chooses). */
+  requestedModel: string;
   /** Caller cancel (and the caller's own deadline, as connect enforces it). */
   signal: AbortSignal;
   /** The caller's timeout in ms, if it sent one. */
@@ -38,6 +46,18 @@ export type RequestContext = {
   decision: Decision;
   /** Settled by the pipeline once an upstream was reached (partial on failure). */
   usage: MeteredUsage | undefined;
+  /** Model the provider reported serving, and the finish reason, once known. */
+  servedModel: string | undefined;
+  finishReason: string | undefined;
+  telemetry: RequestTelemetry;
+  span: Span | undefined;
+  /** performance.now() marks; upstreamMs sums the time spent waiting on upstreams. */
+  timing: {
+    start: number;
+    upstreamMs: number;
+    firstContentAt: number | undefined;
+    lastContentAt: number | undefined;
+  };
 };
 
 export function newDecision(): Decision {
@@ -49,5 +69,30 @@ export function newDecision(): Decision {
     attempts: [],
     servedBy: undefined,
     committed: false,
+  };
+}
+
+/** A fresh context for one request; `telemetry.begin` is the caller's next step. */
+export function createRequestContext(init: {
+  operation: RequestContext["operation"];
+  protocol: string;
+  workload: string;
+  requestedModel: string;
+  signal: AbortSignal;
+  callerTimeoutMs: number | undefined;
+  logger: Logger;
+  telemetry: RequestTelemetry;
+}): RequestContext {
+  return {
+    ...init,
+    id: randomUUID(),
+    principal: undefined,
+    startedAt: Date.now(),
+    decision: newDecision(),
+    usage: undefined,
+    servedModel: undefined,
+    finishReason: undefined,
+    span: undefined,
+    timing: { start: performance.now(), upstreamMs: 0, firstContentAt: undefined, lastContentAt: undefined },
   };
 }

@@ -54,6 +54,7 @@ export function usageInfo(u: MeteredUsage): MessageInitShape<typeof UsageSchema>
     outputTokens: u.outputTokens,
     cachedInputTokens: u.cachedInputTokens,
     accuracy: u.accuracy === "exact" ? UsageAccuracy.EXACT : UsageAccuracy.ESTIMATED,
+    ...(u.costMicroUsd !== undefined ? { costMicroUsd: BigInt(u.costMicroUsd) } : {}),
   };
 }
 
@@ -79,6 +80,8 @@ export function setRoutingTrailers(
     trailers.set("x-switchyard-model", servedModel ?? d.servedBy.model);
   }
   if (usage) {
+    if (usage.costMicroUsd !== undefined)
+      trailers.set("x-switchyard-cost-micro-usd", String(usage.costMicroUsd));
     trailers.set("x-switchyard-input-tokens", String(usage.inputTokens));
     trailers.set("x-switchyard-output-tokens", String(usage.outputTokens));
     trailers.set("x-switchyard-usage-accuracy", usage.accuracy);

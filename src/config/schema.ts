@@ -45,6 +45,8 @@ const common = {
   breaker: breakerSchema,
   healthCheck: healthCheckSchema.optional(),
   capabilities: capabilitiesSchema.optional(),
+  /** Forward the caller's trace context (traceparent) to this backend; only for backends you operate. */
+  trusted: z.boolean().default(false),
 };
 
 const echoBackend = z.strictObject({
@@ -96,11 +98,51 @@ const geminiBackend = z.strictObject({
   connectTimeoutMs: ms(5000),
 });
 
+const kserveBackend = z.strictObject({
+  ...common,
+  type: z.literal("kserve"),
+  /** gRPC endpoint: http://host:8001 (h2c) or https://host:port (TLS). */
+  address: z.url({ protocol: /^https?$/ }),
+  /** Secret by reference only: "${TRITON_API_KEY}"; sent as authorization: Bearer metadata. */
+  apiKey: z.string().optional(),
+  /** Tensor names/types of the served LLM, checked against ModelMetadata at start-up. */
+  profile: z.enum(["vllm", "tensorrt-llm"]),
+  /** Decoupled models answer only on ModelStreamInfer. Default: true for vllm, false for tensorrt-llm. */
+  decoupled: z.boolean().optional(),
+  /** Output cap when the caller gives none (vLLM's own default is 16). */
+  defaultMaxTokens: z.number().int().min(1).default(1024),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024),
+});
+
+const teiBackend = z.strictObject({
+  ...common,
+  type: z.literal("tei"),
+  /** gRPC endpoint of text-embeddings-inference (its gRPC build). */
+  address: z.url({ protocol: /^https?$/ }),
+  apiKey: z.string().optional(),
+  normalize: z.boolean().default(true),
+  truncate: z.boolean().default(false),
+  truncationDirection: z.enum(["right", "left"]).default("right"),
+  /** A prompt name from the model's sentence-transformers config, e.g. "query". */
+  promptName: z.string().min(1).optional(),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024),
+});
+
 export const backendSchema = z.discriminatedUnion("type", [
   echoBackend,
   openaiBackend,
   anthropicBackend,
   geminiBackend,
+  kserveBackend,
+  teiBackend,
 ]);
 
 const targetSchema = z.strictObject({
@@ -221,6 +263,27 @@ export const configSchema = z.strictObject({
       retryBudgetPercent: z.number().min(0).max(100).default(20),
       /** …but at least this many. */
       minRetryConcurrency: z.number().int().min(0).default(3),
+    })
+    .prefault({}),
+  telemetry: z
+    .strictObject({
+      metrics: z
+        .strictObject({
+          /** Prometheus text format on the gateway's own port. */
+          enabled: z.boolean().default(true),
+          path: z.string().startsWith("/").default("/metrics"),
+        })
+        .prefault({}),
+      tracing: z
+        .strictObject({
+          /** Export spans over OTLP/HTTP; also switched on by OTEL_EXPORTER_OTLP_ENDPOINT. */
+          enabled: z.boolean().default(false),
+          /** OTLP/HTTP traces URL; default from the standard OTEL_EXPORTER_OTLP_* variables. */
+          endpoint: z.url().optional(),
+          /** Share of new traces sampled (continued traces follow the caller's decision). */
+          sampleRatio: z.number().min(0).max(1).default(1),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** Keyed by "backend/model" or by model id alone (the first wins). */

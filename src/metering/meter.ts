@@ -1,6 +1,10 @@
 import type { AdapterEvent, ChatMessage, TokenUsage } from "../adapters/adapter.ts";
 
-export type MeteredUsage = TokenUsage & { accuracy: "exact" | "estimated" };
+export type MeteredUsage = TokenUsage & {
+  accuracy: "exact" | "estimated";
+  /** Integer micro-USD; undefined when no price is configured for the model that served. */
+  costMicroUsd?: number;
+};
 
 /**
  * Estimate used when a provider reports no usage (e.g. a stream cut before

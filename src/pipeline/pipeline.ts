@@ -43,7 +43,7 @@ export class Pipeline {
 
   async generate(ctx: RequestContext, request: GenerationRequest): Promise<GenerateResult> {
     const meter = new Meter(estimatePromptTokens(request.messages));
-    const { plan, deadline } = this.#admit(ctx, generationFacts(ctx, request, false));
+    const { plan, deadline, config } = this.#admit(ctx, generationFacts(ctx, request, false));
     try {
       let output: GenerateOutput | undefined;
       const events = attemptLoop(
@@ -55,11 +55,14 @@ export class Pipeline {
       );
       for await (const event of events) if ("text" in event && "toolCalls" in event) output = event;
       if (!output) throw new UpstreamError("protocol", "the backend returned no output");
+      ctx.telemetry.content(ctx);
+      ctx.servedModel = output.model;
+      ctx.finishReason = output.finishReason;
       meter.observeOutput(
         output.usage,
         output.text.length + output.toolCalls.reduce((n, c) => n + c.arguments.length, 0),
       );
-      ctx.usage = meter.usage();
+      ctx.usage = priced(config, ctx, meter.usage());
       return { output, usage: ctx.usage };
     } finally {
       deadline.dispose();
@@ -68,7 +71,7 @@ export class Pipeline {
 
   async *stream(ctx: RequestContext, request: GenerationRequest): AsyncGenerator<PipelineEvent> {
     const meter = new Meter(estimatePromptTokens(request.messages));
-    const { plan, deadline } = this.#admit(ctx, generationFacts(ctx, request, true));
+    const { plan, deadline, config } = this.#admit(ctx, generationFacts(ctx, request, true));
     try {
       const events = attemptLoop<AdapterEvent>(
         ctx,
@@ -79,14 +82,19 @@ export class Pipeline {
         { isContent: (e) => e.type === "text" || e.type === "tool_call", streaming: true },
       );
       for await (const event of events) {
+        if (event.type === "text" || event.type === "tool_call") ctx.telemetry.content(ctx);
+        else if (event.type === "finish") {
+          ctx.finishReason = event.reason;
+          if (event.model) ctx.servedModel = event.model;
+        }
         if (event.type !== "attempt" && event.type !== "commit") meter.observe(event);
         yield event;
       }
-      ctx.usage = meter.usage();
+      ctx.usage = priced(config, ctx, meter.usage());
       yield { type: "final", usage: ctx.usage };
     } finally {
       deadline.dispose();
-      ctx.usage ??= meter.usage(); // partial usage of a failed or cancelled stream
+      ctx.usage ??= priced(config, ctx, meter.usage()); // partial usage of a failed or cancelled stream
     }
   }
 
@@ -99,7 +107,7 @@ export class Pipeline {
       jsonSchema: false,
       contextTokens: 0,
     };
-    const { plan, deadline } = this.#admit(ctx, {
+    const { plan, deadline, config } = this.#admit(ctx, {
       ...principalFacts(ctx),
       workload: ctx.workload,
       requestedModel: request.requestedModel,
@@ -132,9 +140,15 @@ export class Pipeline {
       );
       for await (const event of events) if ("vectors" in event) output = event;
       if (!output) throw new UpstreamError("protocol", "the backend returned no embeddings");
-      const usage: MeteredUsage = output.usage
-        ? { ...output.usage, accuracy: "exact" }
-        : { inputTokens, outputTokens: 0, cachedInputTokens: 0, accuracy: "estimated" };
+      ctx.telemetry.content(ctx);
+      ctx.servedModel = output.model;
+      const usage = priced(
+        config,
+        ctx,
+        output.usage
+          ? { ...output.usage, accuracy: "exact" }
+          : { inputTokens, outputTokens: 0, cachedInputTokens: 0, accuracy: "estimated" },
+      );
       ctx.usage = usage;
       return { output, usage };
     } finally {
@@ -144,15 +158,23 @@ export class Pipeline {
 
   /** Route planning and the request deadline; throws catalog errors to reject. */
   #admit(ctx: RequestContext, facts: RequestFacts) {
-    const plan = planRoute(this.#config(), facts, ctx.decision);
+    const config = this.#config();
+    const plan = planRoute(config, facts, ctx.decision);
     const deadline = new Deadline(
       ctx.signal,
       ctx.callerTimeoutMs,
       plan.route.timeouts.totalMs,
       ctx.startedAt,
     );
-    return { plan, deadline };
+    return { plan, deadline, config };
   }
+}
+
+/** Adds the cost of the usage at the serving target's price, when one is configured. */
+function priced(config: CompiledConfig, ctx: RequestContext, usage: MeteredUsage): MeteredUsage {
+  const served = ctx.decision.servedBy;
+  const price = served && config.prices.priceOf(served.backend, served.model);
+  return price ? { ...usage, costMicroUsd: config.prices.costMicroUsd(price, usage) } : usage;
 }
 
 function principalFacts(ctx: RequestContext) {

@@ -17,6 +17,8 @@ export class BackendState {
   /** Result of the last active health check; true when none is configured. */
   healthy = true;
   unhealthyReason: string | undefined;
+  /** Set when the start-up check found the backend's models do not match its config (e.g. tensor names). */
+  misconfiguredReason: string | undefined;
   readonly #latency = new Map<string, Ewma>();
 
   constructor(

@@ -154,19 +154,39 @@ async function* runAttempt<E>(
     attemptTimeout.abort();
   }, budget.firstEventMs);
   const signal = AbortSignal.any([deadline.signal, attemptTimeout.signal]);
-  const upstream = source(target, { signal, deadline: deadline.at });
+  const observer = ctx.telemetry.attempt(ctx, target, budget.attempt);
+  const upstream = source(target, {
+    signal,
+    deadline: deadline.at,
+    ...(observer.headers ? { headers: observer.headers } : {}),
+  });
+  // Time spent waiting on the upstream, so the gateway's own overhead can be told apart.
+  const next = async () => {
+    const t0 = performance.now();
+    try {
+      return await upstream.next();
+    } finally {
+      ctx.timing.upstreamMs += performance.now() - t0;
+    }
+  };
   let committed = false;
+  let ended = false;
+  const end = (outcome: "success" | "failed" | "failed_after_commit", failure?: UpstreamError) => {
+    record(ctx, target, started, outcome, failure);
+    observer.end(outcome, failure);
+    ended = true;
+  };
   try {
     const neutral = () => ctx.signal.aborted || deadline.expired;
-    let next = await backend.state.breaker.run(() => upstream.next(), neutral);
+    let step = await backend.state.breaker.run(next, neutral);
     clearTimeout(timer);
     backend.state.recordLatency(target.model, Date.now() - started);
-    while (!next.done) {
-      const event = next.value;
+    while (!step.done) {
+      const event = step.value;
       if (!committed && options.isContent(event)) {
         committed = true;
         ctx.decision.committed = true;
-        ctx.decision.servedBy = { backend: backend.name, model: target.model };
+        ctx.decision.servedBy = { backend: backend.name, model: target.model, provider: backend.type };
         yield { type: "commit", attempt: budget.attempt, backend: backend.name, model: target.model };
       }
       yield event;
@@ -176,11 +196,11 @@ async function* runAttempt<E>(
           attemptTimeout.abort();
         }, budget.idleMs);
       }
-      next = await upstream.next();
+      step = await next();
       clearTimeout(timer);
     }
-    record(ctx, target, started, "success");
-    ctx.decision.servedBy = { backend: backend.name, model: target.model };
+    end("success");
+    ctx.decision.servedBy = { backend: backend.name, model: target.model, provider: backend.type };
     return "success";
   } catch (error) {
     let failure =
@@ -192,7 +212,7 @@ async function* runAttempt<E>(
     if (timedOut !== undefined && !deadline.expired && !ctx.signal.aborted) {
       failure = new UpstreamError("timeout", `${backend.name}: ${timedOut}`);
     }
-    record(ctx, target, started, committed ? "failed_after_commit" : "failed", failure);
+    end(committed ? "failed_after_commit" : "failed", failure);
     stopIfAborted(ctx, deadline);
     if (committed) {
       throw new GatewayError(
@@ -211,6 +231,11 @@ async function* runAttempt<E>(
   } finally {
     clearTimeout(timer);
     attemptTimeout.abort(); // an abandoned attempt (caller gone) must not keep its upstream open
+    if (!ended)
+      end(
+        committed ? "failed_after_commit" : "failed",
+        new UpstreamError("timeout", "abandoned: caller gone"),
+      );
     await upstream.return?.();
   }
 }

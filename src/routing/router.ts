@@ -133,6 +133,8 @@ function ineligibility(
       unfit: true,
     };
   }
+  if (backend.state.misconfiguredReason)
+    return { text: `misconfigured: ${backend.state.misconfiguredReason}`, unfit: false };
   if (!backend.state.healthy)
     return { text: `unhealthy: ${backend.state.unhealthyReason ?? "failed check"}`, unfit: false };
   return undefined;

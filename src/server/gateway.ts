@@ -1,6 +1,8 @@
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { metrics } from "@opentelemetry/api";
+import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { file_grpc_health_v1_health, Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import {
   file_grpc_reflection_v1_reflection,
@@ -20,7 +22,10 @@ import { ConfigHolder } from "../config/holder.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
 import { HealthChecker } from "../routing/health-checker.ts";
+import { verifyBackends } from "../routing/verify-backends.ts";
 import type { Logger } from "../telemetry/logger.ts";
+import { GatewayMetrics } from "../telemetry/metrics.ts";
+import { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 import { HealthStatus, healthService } from "./health.ts";
 import { type Listener, listen } from "./listen.ts";
 import { DescriptorIndex, reflectionServiceV1, reflectionServiceV1alpha } from "./reflection.ts";
@@ -51,6 +56,8 @@ export async function startGateway(options: {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   port?: number;
+  /** Serves the metrics path; omit to serve no metrics (the global MeterProvider still records). */
+  prometheus?: PrometheusExporter;
 }): Promise<Gateway> {
   const { logger } = options;
   const config = new ConfigHolder(options.loaded, options.env, logger);
@@ -58,7 +65,22 @@ export async function startGateway(options: {
   const pipeline = new Pipeline(() => config.current);
   const healthChecks = new HealthChecker(logger);
   config.onSwap((compiled) => healthChecks.watch(compiled));
+  await verifyBackends(config.current, logger);
+  let generation = config.current.generation;
+  config.onSwap((compiled) => {
+    if (compiled.generation === generation) return;
+    generation = compiled.generation;
+    void verifyBackends(compiled, logger);
+  });
   const health = new HealthStatus([InferenceService.typeName]);
+  const breakerValue = { closed: 0, half_open: 1, open: 2 } as const;
+  const gatewayMetrics = new GatewayMetrics(metrics.getMeter("switchyard"), () =>
+    [...config.current.backends.values()].map((b) => ({
+      backend: b.name,
+      state: breakerValue[b.state.breaker.state],
+    })),
+  );
+  const telemetry = new RequestTelemetry(gatewayMetrics, logger);
   const descriptors = new DescriptorIndex(
     [
       file_switchyard_v1_inference_service,
@@ -73,7 +95,10 @@ export async function startGateway(options: {
   let active = 0;
   const idle = new EventTarget();
   const routes = (router: ConnectRouter) => {
-    router.service(InferenceService, inferenceService({ pipeline, config: () => config.current, logger }));
+    router.service(
+      InferenceService,
+      inferenceService({ pipeline, config: () => config.current, logger, telemetry }),
+    );
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflectionServiceV1(descriptors));
     router.service(ReflectionV1alpha, reflectionServiceV1alpha(descriptors));
@@ -95,6 +120,11 @@ export async function startGateway(options: {
       maxConcurrentStreams: server.limits.maxConcurrentStreams,
     },
     (req, res) => {
+      const metricsPath = config.current.loaded.config.telemetry.metrics.path;
+      if (options.prometheus && req.method === "GET" && req.url === metricsPath) {
+        options.prometheus.getMetricsRequestHandler(req as never, res as never);
+        return;
+      }
       active++;
       res.once("close", () => {
         active--;

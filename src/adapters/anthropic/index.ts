@@ -76,6 +76,7 @@ export class AnthropicAdapter implements Adapter {
 
   async #post(body: Record<string, unknown>, call: AdapterCall): Promise<HttpResponse> {
     const headers: Record<string, string> = {
+      ...call.headers,
       "content-type": "application/json",
       accept: body.stream === true ? "text/event-stream" : "application/json",
       "anthropic-version": this.#options.apiVersion,

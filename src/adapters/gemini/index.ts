@@ -127,7 +127,7 @@ export class GeminiAdapter implements Adapter {
   }
 
   async #post(path: string, body: unknown, call: AdapterCall): Promise<HttpResponse> {
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    const headers: Record<string, string> = { ...call.headers, "content-type": "application/json" };
     const key = this.#options.apiKey;
     if (key) headers["x-goog-api-key"] = key.reveal();
     const response = await this.#pool.request({

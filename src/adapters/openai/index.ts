@@ -125,6 +125,7 @@ export class OpenAIAdapter implements Adapter {
 
   async #post(path: string, body: unknown, call: AdapterCall): Promise<HttpResponse> {
     const headers: Record<string, string> = {
+      ...call.headers,
       "content-type": "application/json",
       accept: "application/json",
     };

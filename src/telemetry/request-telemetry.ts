@@ -1,0 +1,192 @@
+import { type Span, SpanStatusCode } from "@opentelemetry/api";
+import type { RequestContext } from "../api/request-context.ts";
+import type { CompiledTarget } from "../config/compile.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
+import type { UpstreamError } from "../errors/upstream-error.ts";
+import type { Logger } from "./logger.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import { ATTR, extractContext, injectHeaders, startClientSpan, startServerSpan } from "./tracing.ts";
+
+export type AttemptObserver = {
+  /** Trace headers to forward upstream (trusted backends only). */
+  headers: Record<string, string> | undefined;
+  end(outcome: "success" | "failed" | "failed_after_commit", failure?: UpstreamError): void;
+};
+
+/**
+ * Everything the gateway tells operators about one request, written once:
+ * the server span (and a client span per attempt), the metrics, and the one
+ * request log line — all from the same RequestContext, so they agree.
+ */
+export class RequestTelemetry {
+  readonly #metrics: GatewayMetrics | undefined;
+  readonly #logger: Logger;
+
+  constructor(metrics: GatewayMetrics | undefined, logger: Logger) {
+    this.#metrics = metrics;
+    this.#logger = logger;
+  }
+
+  begin(
+    ctx: RequestContext,
+    incoming: { forEach(fn: (value: string, key: string) => void): void },
+    name: string,
+  ): void {
+    ctx.span = startServerSpan(name, extractContext(incoming));
+    ctx.span.setAttributes({
+      [ATTR.requestId]: ctx.id,
+      [ATTR.workload]: ctx.workload,
+      [ATTR.protocol]: ctx.protocol,
+    });
+    this.#metrics?.inFlight.add(1, { operation: ctx.operation });
+  }
+
+  attempt(ctx: RequestContext, target: CompiledTarget, attempt: number): AttemptObserver {
+    const backend = target.backend;
+    const span = ctx.span ? startClientSpan(`${operationName(ctx)} ${target.model}`, ctx.span) : undefined;
+    span?.setAttributes({
+      [ATTR.operation]: operationName(ctx),
+      [ATTR.provider]: backend.type,
+      [ATTR.requestModel]: target.model,
+      [ATTR.backend]: backend.name,
+      [ATTR.attempt]: attempt,
+      [ATTR.breakerState]: backend.state.breaker.state,
+    });
+    const trusted = backend.config.trusted === true;
+    return {
+      headers: span && trusted ? injectHeaders(span) : undefined,
+      end: (outcome, failure) => {
+        this.#metrics?.attempts.add(1, { backend: backend.name, model: target.model, outcome });
+        if (!span) return;
+        span.setAttribute(ATTR.committed, outcome !== "failed");
+        if (failure) {
+          span.setAttribute(ATTR.errorKind, failure.kind);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: failure.kind });
+        }
+        span.end();
+      },
+    };
+  }
+
+  /** A content event went to the caller: time to first token, then gaps between events. */
+  content(ctx: RequestContext, now = performance.now()): void {
+    const attrs = { workload: ctx.workload, backend: ctx.decision.servedBy?.backend ?? "" };
+    if (ctx.timing.firstContentAt === undefined) {
+      ctx.timing.firstContentAt = now;
+      this.#metrics?.ttft.record(now - ctx.timing.start, attrs);
+    } else if (ctx.timing.lastContentAt !== undefined) {
+      this.#metrics?.interTokenGap.record(now - ctx.timing.lastContentAt, attrs);
+    }
+    ctx.timing.lastContentAt = now;
+  }
+
+  /** Ends the request: log line, span, metrics. Exactly once per request. */
+  finish(ctx: RequestContext, failure: unknown): { totalMs: number; upstreamMs: number } {
+    const d = ctx.decision;
+    const status =
+      failure === undefined ? "ok" : failure instanceof GatewayError ? failure.reason : "internal";
+    const totalMs = performance.now() - ctx.timing.start;
+    const upstreamMs = ctx.timing.upstreamMs;
+    const overheadMs = Math.max(0, totalMs - upstreamMs);
+    const usage = ctx.usage;
+    const served = d.servedBy;
+
+    const line = {
+      requestId: ctx.id,
+      keyId: ctx.principal?.keyId,
+      team: ctx.principal?.team,
+      protocol: ctx.protocol,
+      operation: ctx.operation,
+      workload: ctx.workload,
+      route: d.route || undefined,
+      variant: d.variant,
+      strategy: d.strategy || undefined,
+      backend: served?.backend,
+      model: served?.model,
+      attempts: d.attempts.length,
+      attemptDetails: d.attempts.length > 0 ? d.attempts : undefined,
+      skipped: d.skipped.length > 0 ? d.skipped : undefined,
+      committed: ctx.operation === "generate_stream" ? d.committed : undefined,
+      status,
+      ttftMs:
+        ctx.timing.firstContentAt === undefined
+          ? undefined
+          : round(ctx.timing.firstContentAt - ctx.timing.start),
+      latencyMs: round(totalMs),
+      upstreamMs: round(upstreamMs),
+      overheadMs: round(overheadMs),
+      inputTokens: usage?.inputTokens,
+      outputTokens: usage?.outputTokens,
+      cachedInputTokens: usage?.cachedInputTokens || undefined,
+      costMicroUsd: usage?.costMicroUsd,
+      usageAccuracy: usage?.accuracy,
+    };
+    if (status === "internal") this.#logger.error({ ...line, err: failure }, "request failed unexpectedly");
+    else this.#logger.info(line, "request");
+
+    const span = ctx.span;
+    if (span) {
+      span.setAttributes({
+        [ATTR.operation]: operationName(ctx),
+        [ATTR.route]: d.route,
+        [ATTR.strategy]: d.strategy,
+        [ATTR.attempts]: d.attempts.length,
+        [ATTR.status]: status,
+        [ATTR.committed]: d.committed,
+      });
+      if (d.variant) span.setAttribute(ATTR.variant, d.variant);
+      if (served) {
+        span.setAttributes({
+          [ATTR.backend]: served.backend,
+          [ATTR.responseModel]: ctx.servedModel ?? served.model,
+        });
+        span.setAttribute(ATTR.requestModel, ctx.requestedModel || served.model);
+      }
+      if (served) span.setAttribute(ATTR.provider, served.provider);
+      if (usage) {
+        span.setAttributes({
+          [ATTR.inputTokens]: usage.inputTokens,
+          [ATTR.outputTokens]: usage.outputTokens,
+        });
+        if (usage.costMicroUsd !== undefined) span.setAttribute(ATTR.costMicroUsd, usage.costMicroUsd);
+      }
+      if (ctx.finishReason) span.setAttribute(ATTR.finishReasons, [ctx.finishReason]);
+      if (failure !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: status });
+      span.end();
+    }
+
+    const m = this.#metrics;
+    if (m) {
+      const labels = {
+        workload: ctx.workload,
+        backend: served?.backend ?? "",
+        model: served?.model ?? "",
+        operation: ctx.operation,
+        status,
+      };
+      m.inFlight.add(-1, { operation: ctx.operation });
+      m.requests.add(1, labels);
+      m.duration.record(totalMs, labels);
+      m.overhead.record(overheadMs, { workload: ctx.workload, operation: ctx.operation });
+      if (usage && served) {
+        const at = { workload: ctx.workload, backend: served.backend, model: served.model };
+        m.tokens.add(usage.inputTokens, { ...at, direction: "input" });
+        m.tokens.add(usage.outputTokens, { ...at, direction: "output" });
+        if (usage.costMicroUsd !== undefined) m.cost.add(usage.costMicroUsd, at);
+      }
+      if (served && d.attempts.length > 1)
+        m.fallbacks.add(1, { workload: ctx.workload, backend: served.backend });
+    }
+    return { totalMs, upstreamMs };
+  }
+}
+
+function operationName(ctx: RequestContext): string {
+  return ctx.operation === "embed" ? "embeddings" : "chat";
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+export type { Span };
