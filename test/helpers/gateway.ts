@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { parseConfig } from "../../src/config/load.ts";
 import { type Gateway, startGateway } from "../../src/server/gateway.ts";
 import { createLogger } from "../../src/telemetry/logger.ts";
@@ -16,7 +17,11 @@ export type TestGateway = {
 };
 
 /** Starts an in-process gateway on a free loopback port from config text, capturing its logs. */
-export async function startTestGateway(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+  options: { prometheus?: PrometheusExporter } = {},
+): Promise<TestGateway> {
   const loaded = parseConfig(yaml, "test-config", env);
   const logs: LogLine[] = [];
   let raw = "";
@@ -29,7 +34,7 @@ export async function startTestGateway(yaml: string, env: NodeJS.ProcessEnv = {}
     },
   });
   const logger = createLogger("debug", sink);
-  const gateway = await startGateway({ loaded, env, logger, port: 0 });
+  const gateway = await startGateway({ loaded, env, logger, port: 0, ...options });
   return {
     gateway,
     url: `http://127.0.0.1:${gateway.port}`,
