@@ -23,10 +23,10 @@ let gw: TestGateway;
 before(async () => {
   upstream = await startOpenAIFake();
   gw = await startTestGateway(
-    configYaml(
-      `  oa:\n    type: openai\n    baseUrl: ${upstream.url}/v1\n` + "  echo: { type: echo }\n",
+    `${configYaml(
+      `  oa:\n    type: openai\n    baseUrl: ${upstream.url}/v1\n  echo: { type: echo }\n`,
       "  chat:\n    targets:\n      - { backend: oa, model: gpt-4o-mini }\n      - { backend: echo, model: e }\n",
-    ) + "prices:\n  gpt-4o-mini: { input: 0.15, output: 0.6 }\n",
+    )}prices:\n  gpt-4o-mini: { input: 0.15, output: 0.6 }\n`,
     {},
     { prometheus },
   );
