@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { keysCommand } from "./cli/keys.ts";
 import { compileConfig } from "./config/compile.ts";
 import { ConfigError } from "./config/config-error.ts";
 import { type LoadedConfig, loadConfigFile } from "./config/load.ts";
@@ -13,6 +14,7 @@ const HELP = `switchyard — gRPC-first AI inference gateway
 Usage:
   switchyard serve --config FILE [--port N]   run the gateway (port 0 picks a free port)
   switchyard check-config FILE                 validate a config and print its compiled routes
+  switchyard keys generate|create|list|revoke  manage API keys in the configured store (keys --help)
   switchyard --help                            this text
 
 The config is YAML; secrets are referenced as \${ENV_VAR}. See docs/config.md.
@@ -20,6 +22,7 @@ Signals: SIGHUP reloads the config (so does saving the file); SIGTERM/SIGINT dra
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "keys") return keysCommand(argv.slice(1), process.stdout, process.stderr);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -109,6 +112,7 @@ async function serve(file: string | undefined, portFlag: string | undefined): Pr
     logger,
     ...(port !== undefined ? { port } : {}),
     ...(sdk.prometheus ? { prometheus: sdk.prometheus } : {}),
+    configFile: file,
   });
   const stopWatching = watchConfig(gateway.config, file);
 

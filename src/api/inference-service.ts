@@ -7,6 +7,8 @@ import {
 import type { CompiledConfig } from "../config/compile.ts";
 import { toConnectError } from "../errors/to-connect-error.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
+import type { Principal } from "../policy/principal.ts";
+import { allows } from "../policy/rbac.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 import { createRequestContext, type RequestContext } from "./request-context.ts";
@@ -32,6 +34,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
       protocol: context.protocolName,
       workload: req.workload,
       requestedModel: req.model,
+      headers: context.requestHeader,
       signal: context.signal,
       callerTimeoutMs: context.timeoutMs(),
       logger: deps.logger,
@@ -61,6 +64,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
     async generate(req, context) {
       const ctx = begin(context, "generate", req);
       try {
+        await deps.pipeline.authenticate(ctx, "inference.generate");
         const { output, usage } = await deps.pipeline.generate(ctx, toGenerationRequest(req));
         setRoutingTrailers(context.responseTrailer, ctx.decision, output.model, usage);
         // Unary: headers leave with the response, so the timing can be a header as well.
@@ -82,6 +86,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
       const ctx = begin(context, "generate_stream", req);
       let finishReason: FinishReason = FinishReason.UNSPECIFIED;
       try {
+        await deps.pipeline.authenticate(ctx, "inference.generate");
         for await (const event of deps.pipeline.stream(ctx, toGenerationRequest(req))) {
           switch (event.type) {
             case "text":
@@ -136,6 +141,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
     async embed(req, context) {
       const ctx = begin(context, "embed", req);
       try {
+        await deps.pipeline.authenticate(ctx, "inference.embed");
         const { output, usage } = await deps.pipeline.embed(ctx, toEmbeddingRequest(req));
         setRoutingTrailers(context.responseTrailer, ctx.decision, output.model, usage);
         context.responseHeader.set("server-timing", finish(ctx, context.responseTrailer, undefined));
@@ -150,9 +156,19 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
       }
     },
 
-    async listModels() {
+    async listModels(_req, context) {
+      const ctx = begin(context, "list_models", { workload: "", model: "" });
+      let principal: Principal;
+      try {
+        await deps.pipeline.authenticate(ctx, "inference.list");
+        principal = ctx.principal!;
+      } catch (error) {
+        throw fail(ctx, error);
+      }
+      finish(ctx, context.responseTrailer, undefined);
       const config = deps.config();
       const workloads = [...config.routes.values()]
+        .filter((route) => allows(principal.workloads, route.workload))
         .sort((a, b) => a.workload.localeCompare(b.workload))
         .map((route) => ({
           workload: route.workload,
@@ -160,12 +176,18 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
           operations: [...route.operations].map((op) =>
             op === "embed" ? WireOperation.EMBED : WireOperation.GENERATE,
           ),
-          models: route.targets.map((t) => ({
-            name: t.alias ?? t.model,
-            backend: t.backend.name,
-            upstreamModel: t.model,
-            enabled: t.backend.adapter !== undefined,
-          })),
+          models: route.targets
+            .filter(
+              (t) =>
+                allows(principal.models, t.model) ||
+                (t.alias !== undefined && allows(principal.models, t.alias)),
+            )
+            .map((t) => ({
+              name: t.alias ?? t.model,
+              backend: t.backend.name,
+              upstreamModel: t.model,
+              enabled: t.backend.adapter !== undefined,
+            })),
         }));
       return { workloads };
     },

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Span } from "@opentelemetry/api";
 import type { MeteredUsage } from "../metering/meter.ts";
+import type { Principal } from "../policy/principal.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 
@@ -29,8 +30,10 @@ export type Decision = {
 
 export type RequestContext = {
   id: string;
-  /** Who is calling; undefined until access control is configured. */
-  principal: { keyId: string; team: string | undefined } | undefined;
+  /** Who is calling; set by authentication (the first policy). */
+  principal: Principal | undefined;
+  /** The caller's request headers (metadata). Never logged: they carry the API key. */
+  headers: Headers;
   operation: "generate" | "generate_stream" | "embed" | "list_models";
   /** Client protocol: "grpc", "grpc_web", "connect" or "openai" (for logs and the ledger only). */
   protocol: string;
@@ -78,6 +81,7 @@ export function createRequestContext(init: {
   protocol: string;
   workload: string;
   requestedModel: string;
+  headers: Headers;
   signal: AbortSignal;
   callerTimeoutMs: number | undefined;
   logger: Logger;

@@ -33,16 +33,20 @@ export class ConfigHolder {
 
   /** Loads `file` and swaps it in; an invalid file is logged and the old config keeps serving. */
   reloadFromFile(file: string): boolean {
+    return this.reload(file).reloaded;
+  }
+
+  reload(file: string): { reloaded: boolean; problems: string[] } {
     let loaded: LoadedConfig;
     try {
       loaded = loadConfigFile(file, this.#env);
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : [String(error)];
       this.#logger.error({ file, problems }, "config reload rejected; the previous config keeps serving");
-      return false;
+      return { reloaded: false, problems };
     }
     this.swap(loaded);
-    return true;
+    return { reloaded: true, problems: [] };
   }
 
   swap(loaded: LoadedConfig): void {

@@ -265,6 +265,32 @@ export const configSchema = z.strictObject({
       minRetryConcurrency: z.number().int().min(0).default(3),
     })
     .prefault({}),
+  auth: z
+    .strictObject({
+      /** Off only by an explicit `enabled: false` (start-up then warns loudly): every caller is admin. */
+      enabled: z.boolean().default(true),
+      /** How long a key lookup is cached: the bound on revocation reaching every replica. */
+      cacheTtlMs: z.number().int().min(0).max(300_000).default(5_000),
+      /**
+       * When the key store is empty at start-up, mint the first admin key and write it to this
+       * file (mode 0600) instead of any log. Alternatives: SWITCHYARD_BOOTSTRAP_KEY, or the CLI.
+       */
+      bootstrapKeyFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  store: z
+    .discriminatedUnion("type", [
+      z.strictObject({ type: z.literal("sqlite"), path: z.string().min(1) }),
+      z.strictObject({
+        type: z.literal("postgres"),
+        /** Secret by reference when it carries a password: "${DATABASE_URL}". */
+        url: z.string().min(1),
+        schema: z.string().optional(),
+        poolSize: z.number().int().min(1).max(200).optional(),
+      }),
+      z.strictObject({ type: z.literal("memory") }),
+    ])
+    .default({ type: "sqlite", path: ".switchyard/switchyard.db" }),
   telemetry: z
     .strictObject({
       metrics: z

@@ -15,6 +15,16 @@ export const catalog = {
     http: 400,
     doc: "The workload does not serve this operation (e.g. Embed on a chat workload).",
   },
+  unauthenticated: {
+    code: Code.Unauthenticated,
+    http: 401,
+    doc: "No valid API key: send `authorization: Bearer <key>` (a key that exists, is not revoked or expired).",
+  },
+  permission_denied: {
+    code: Code.PermissionDenied,
+    http: 403,
+    doc: "The key's roles, workloads or models do not allow this call.",
+  },
   unknown_workload: { code: Code.NotFound, http: 404, doc: "No route is configured for the workload." },
   unknown_model: { code: Code.NotFound, http: 404, doc: "The workload's route does not serve that model." },
   message_too_large: {

@@ -3,6 +3,8 @@ import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledConfig } from "../config/compile.ts";
 import { UpstreamError } from "../errors/upstream-error.ts";
 import { estimatePromptTokens, estimateTokens, Meter, type MeteredUsage } from "../metering/meter.ts";
+import type { AccessControl } from "../policy/access-control.ts";
+import type { Permission } from "../policy/rbac.ts";
 import type { Needs } from "../routing/capabilities.ts";
 import { Deadline } from "../routing/deadline.ts";
 import { attemptLoop, type Marker } from "../routing/fallback.ts";
@@ -36,13 +38,16 @@ const DEFAULT_OUTPUT_ESTIMATE = 512;
  */
 export class Pipeline {
   readonly #config: () => CompiledConfig;
+  readonly #access: AccessControl;
 
-  constructor(config: () => CompiledConfig) {
+  constructor(config: () => CompiledConfig, access: AccessControl) {
     this.#config = config;
+    this.#access = access;
   }
 
   async generate(ctx: RequestContext, request: GenerationRequest): Promise<GenerateResult> {
     const meter = new Meter(estimatePromptTokens(request.messages));
+    await this.#authorize(ctx, "inference.generate");
     const { plan, deadline, config } = this.#admit(ctx, generationFacts(ctx, request, false));
     try {
       let output: GenerateOutput | undefined;
@@ -71,6 +76,7 @@ export class Pipeline {
 
   async *stream(ctx: RequestContext, request: GenerationRequest): AsyncGenerator<PipelineEvent> {
     const meter = new Meter(estimatePromptTokens(request.messages));
+    await this.#authorize(ctx, "inference.generate");
     const { plan, deadline, config } = this.#admit(ctx, generationFacts(ctx, request, true));
     try {
       const events = attemptLoop<AdapterEvent>(
@@ -156,6 +162,20 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Who is calling, and may they do this? Front-ends call it first (so an unauthenticated caller
+   * learns nothing from validation errors); the pipeline calls it again, which is then a no-op.
+   */
+  async authenticate(ctx: RequestContext, permission: Permission): Promise<void> {
+    ctx.principal ??= await this.#access.admit(ctx, permission, ctx.workload);
+  }
+
+  /** Authentication, then: may this key use this workload (and requested model)? */
+  async #authorize(ctx: RequestContext, permission: Permission): Promise<void> {
+    await this.authenticate(ctx, permission);
+    this.#access.checkScope(ctx, ctx.principal!, permission, ctx.workload, ctx.requestedModel);
+  }
+
   /** Route planning and the request deadline; throws catalog errors to reject. */
   #admit(ctx: RequestContext, facts: RequestFacts) {
     const config = this.#config();
@@ -178,7 +198,11 @@ function priced(config: CompiledConfig, ctx: RequestContext, usage: MeteredUsage
 }
 
 function principalFacts(ctx: RequestContext) {
-  return { team: ctx.principal?.team, keyId: ctx.principal?.keyId };
+  return {
+    team: ctx.principal?.team,
+    keyId: ctx.principal?.keyId,
+    allowedModels: ctx.principal?.models ?? ["*"],
+  };
 }
 
 function generationFacts(ctx: RequestContext, request: GenerationRequest, streaming: boolean): RequestFacts {

@@ -2,6 +2,7 @@ import type { Decision } from "../api/request-context.ts";
 import type { CompiledConfig, CompiledRoute, CompiledTarget, CompiledVariant } from "../config/compile.ts";
 import type { Strategy as StrategyName } from "../config/schema.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
+import { allows } from "../policy/rbac.ts";
 import { missingCapability, type Needs } from "./capabilities.ts";
 import { strategies } from "./strategy.ts";
 
@@ -14,6 +15,8 @@ export type RequestFacts = {
   keyId: string | undefined;
   needs: Needs;
   estimate: { inputTokens: number; outputTokens: number };
+  /** Models the caller's key may use ("*" = all); targets with other models are never chosen. */
+  allowedModels: readonly string[];
 };
 
 export type Plan = {
@@ -68,6 +71,25 @@ export function planRoute(
     }
   }
 
+  const permitted = targets.filter(
+    (t) =>
+      allows(facts.allowedModels, t.model) || (t.alias !== undefined && allows(facts.allowedModels, t.alias)),
+  );
+  if (permitted.length === 0) {
+    throw new GatewayError(
+      "permission_denied",
+      `this key may not use any model of workload "${facts.workload}" (allowed: ${facts.allowedModels.join(", ")})`,
+    );
+  }
+  for (const t of targets) {
+    if (!permitted.includes(t))
+      decision.skipped.push({
+        backend: t.backend.name,
+        model: t.model,
+        reason: "model not allowed for this key",
+      });
+  }
+  targets = permitted;
   const eligible: CompiledTarget[] = [];
   let unfit = 0;
   for (const target of targets) {

@@ -12,17 +12,25 @@ import {
   file_grpc_reflection_v1alpha_reflection,
   ServerReflection as ReflectionV1alpha,
 } from "../../gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { AdminService, file_switchyard_v1_admin_service } from "../../gen/switchyard/v1/admin_service_pb.ts";
 import {
   file_switchyard_v1_inference_service,
   InferenceService,
 } from "../../gen/switchyard/v1/inference_service_pb.ts";
+import { adminService } from "../api/admin-service.ts";
 import { inferenceService } from "../api/inference-service.ts";
 import type { CompiledConfig } from "../config/compile.ts";
 import { ConfigHolder } from "../config/holder.ts";
 import type { LoadedConfig } from "../config/load.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
+import { AccessControl } from "../policy/access-control.ts";
+import { Auditor } from "../policy/auditor.ts";
+import { Authenticator } from "../policy/authenticator.ts";
+import { bootstrapAdminKey } from "../policy/bootstrap.ts";
 import { HealthChecker } from "../routing/health-checker.ts";
 import { verifyBackends } from "../routing/verify-backends.ts";
+import { openStore } from "../store/open-store.ts";
+import type { StoreConfig } from "../store/store.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import { GatewayMetrics } from "../telemetry/metrics.ts";
 import { RequestTelemetry } from "../telemetry/request-telemetry.ts";
@@ -58,11 +66,30 @@ export async function startGateway(options: {
   port?: number;
   /** Serves the metrics path; omit to serve no metrics (the global MeterProvider still records). */
   prometheus?: PrometheusExporter;
+  /** The config file, so the admin service can reload it. */
+  configFile?: string;
 }): Promise<Gateway> {
   const { logger } = options;
+  const settings = options.loaded.config;
+  const store = await openStore(storeConfigOf(settings.store));
   const config = new ConfigHolder(options.loaded, options.env, logger);
-  const server = options.loaded.config.server;
-  const pipeline = new Pipeline(() => config.current);
+  const server = settings.server;
+  const authenticator = settings.auth.enabled
+    ? new Authenticator(store.keys, settings.auth.cacheTtlMs)
+    : undefined;
+  const access = new AccessControl(authenticator, new Auditor(store.audit, logger));
+  if (authenticator) {
+    await bootstrapAdminKey(
+      store.keys,
+      { envKey: options.env.SWITCHYARD_BOOTSTRAP_KEY, keyFile: settings.auth.bootstrapKeyFile },
+      logger,
+    );
+  } else {
+    logger.warn(
+      "AUTHENTICATION IS DISABLED (auth.enabled: false): every caller is treated as an admin. Never expose this gateway.",
+    );
+  }
+  const pipeline = new Pipeline(() => config.current, access);
   const healthChecks = new HealthChecker(logger);
   config.onSwap((compiled) => healthChecks.watch(compiled));
   await verifyBackends(config.current, logger);
@@ -72,7 +99,7 @@ export async function startGateway(options: {
     generation = compiled.generation;
     void verifyBackends(compiled, logger);
   });
-  const health = new HealthStatus([InferenceService.typeName]);
+  const health = new HealthStatus([InferenceService.typeName, AdminService.typeName]);
   const breakerValue = { closed: 0, half_open: 1, open: 2 } as const;
   const gatewayMetrics = new GatewayMetrics(metrics.getMeter("switchyard"), () =>
     [...config.current.backends.values()].map((b) => ({
@@ -84,6 +111,7 @@ export async function startGateway(options: {
   const descriptors = new DescriptorIndex(
     [
       file_switchyard_v1_inference_service,
+      file_switchyard_v1_admin_service,
       file_google_protobuf_struct,
       file_grpc_health_v1_health,
       file_grpc_reflection_v1_reflection,
@@ -98,6 +126,17 @@ export async function startGateway(options: {
     router.service(
       InferenceService,
       inferenceService({ pipeline, config: () => config.current, logger, telemetry }),
+    );
+    router.service(
+      AdminService,
+      adminService({
+        access,
+        authenticator,
+        keys: store.keys,
+        audit: store.audit,
+        config,
+        configFile: options.configFile,
+      }),
     );
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflectionServiceV1(descriptors));
@@ -149,9 +188,10 @@ export async function startGateway(options: {
         inFlight: () => active,
         idle,
         force: () => forceSignal.abort(),
-        release: () => {
+        release: async () => {
           healthChecks.stop();
-          return config.close();
+          await config.close();
+          await store.close();
         },
       });
       return stopping;
@@ -160,3 +200,14 @@ export async function startGateway(options: {
 }
 
 export type { CompiledConfig };
+
+/** The config's store section as the store layer takes it (optional fields only when set). */
+function storeConfigOf(store: LoadedConfig["config"]["store"]): StoreConfig {
+  if (store.type !== "postgres") return store;
+  return {
+    type: "postgres",
+    url: store.url,
+    ...(store.schema !== undefined ? { schema: store.schema } : {}),
+    ...(store.poolSize !== undefined ? { poolSize: store.poolSize } : {}),
+  };
+}

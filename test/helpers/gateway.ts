@@ -46,7 +46,15 @@ export async function startTestGateway(
   };
 }
 
-/** A minimal valid config around the given backends and routes blocks (YAML, already indented). */
-export function configYaml(backends: string, routes: string, server = ""): string {
-  return `server:\n  host: 127.0.0.1\n  port: 0\n${server}backends:\n${backends}\nroutes:\n${routes}\n`;
+/**
+ * A minimal valid config around the given backends and routes blocks (YAML, already indented):
+ * in-memory store, auth off unless `extra` turns it on (tests of access control do).
+ */
+export function configYaml(
+  backends: string,
+  routes: string,
+  server = "",
+  extra = "auth: { enabled: false }\n",
+): string {
+  return `server:\n  host: 127.0.0.1\n  port: 0\n${server}store: { type: memory }\n${extra}backends:\n${backends}\nroutes:\n${routes}\n`;
 }

@@ -48,6 +48,7 @@ const facts = (over: Partial<RequestFacts> = {}): RequestFacts => ({
   keyId: undefined,
   needs: { operation: "generate", streaming: false, tools: false, jsonSchema: false, contextTokens: 100 },
   estimate: { inputTokens: 100, outputTokens: 100 },
+  allowedModels: ["*"],
   ...over,
 });
 const plan = (over: Partial<RequestFacts> = {}) => {

@@ -184,6 +184,7 @@ test("no strategy ever orders an ineligible target", () => {
           keyId: undefined,
           needs: { operation: "generate", ...needs, contextTokens },
           estimate: { inputTokens: contextTokens, outputTokens: 0 },
+          allowedModels: ["*"],
         };
         const decision = newDecision();
         let ordered: CompiledTarget[] = [];

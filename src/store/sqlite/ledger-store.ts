@@ -1,0 +1,123 @@
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { sortSpendRows } from "../spend.ts";
+import { buildSpendSql, type SpendDialect } from "../spend-sql.ts";
+import type { LedgerStore, SpendQuery, SpendRow, UsageRecord } from "../store.ts";
+import { checkSpendQuery, checkUsageRecord } from "../validate.ts";
+import { inTransaction } from "./sqlite-util.ts";
+
+type Row = Record<string, unknown>;
+
+const COLUMNS =
+  "request_id, time_ms, key_id, team, workload, route, backend, model, protocol, operation, status, " +
+  "input_tokens, output_tokens, cached_input_tokens, cost_micro_usd, accuracy, attempts, latency_ms, ttft_ms";
+
+const DIALECT: SpendDialect = {
+  placeholder: () => "?",
+  table: "usage_records",
+  timeColumn: "time_ms",
+  dayExpression: "strftime('%Y-%m-%d', time_ms / 1000, 'unixepoch')",
+  timeParam: (time) => time.getTime(),
+};
+
+const text = (v: unknown): string | null => (v === null ? null : String(v));
+const int = (v: unknown): number | null => (v === null ? null : Number(v));
+
+function fromRow(row: Row): UsageRecord {
+  return {
+    requestId: String(row.request_id),
+    time: new Date(Number(row.time_ms)),
+    keyId: text(row.key_id),
+    team: text(row.team),
+    workload: String(row.workload),
+    route: String(row.route),
+    backend: text(row.backend),
+    model: text(row.model),
+    protocol: String(row.protocol),
+    operation: String(row.operation),
+    status: String(row.status),
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    cachedInputTokens: Number(row.cached_input_tokens),
+    costMicroUsd: int(row.cost_micro_usd),
+    accuracy: String(row.accuracy) as UsageRecord["accuracy"],
+    attempts: Number(row.attempts),
+    latencyMs: Number(row.latency_ms),
+    ttftMs: int(row.ttft_ms),
+  };
+}
+
+export class SqliteLedgerStore implements LedgerStore {
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #get: StatementSync;
+  readonly #spends = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#insert = db.prepare(
+      `INSERT INTO usage_records (${COLUMNS}) VALUES (${Array(19).fill("?").join(", ")})` +
+        " ON CONFLICT (request_id) DO NOTHING",
+    );
+    this.#get = db.prepare(`SELECT ${COLUMNS} FROM usage_records WHERE request_id = ?`);
+  }
+
+  async record(records: UsageRecord[]): Promise<{ inserted: number; duplicates: number }> {
+    for (const r of records) checkUsageRecord(r);
+    if (records.length === 0) return { inserted: 0, duplicates: 0 };
+    // One transaction per batch: all or nothing, and one fsync instead of one per row.
+    const inserted = inTransaction(this.#db, () => {
+      let n = 0;
+      for (const r of records) {
+        const result = this.#insert.run(
+          r.requestId,
+          r.time.getTime(),
+          r.keyId,
+          r.team,
+          r.workload,
+          r.route,
+          r.backend,
+          r.model,
+          r.protocol,
+          r.operation,
+          r.status,
+          r.inputTokens,
+          r.outputTokens,
+          r.cachedInputTokens,
+          r.costMicroUsd,
+          r.accuracy,
+          r.attempts,
+          r.latencyMs,
+          r.ttftMs,
+        );
+        n += Number(result.changes);
+      }
+      return n;
+    });
+    return { inserted, duplicates: records.length - inserted };
+  }
+
+  async spend(query: SpendQuery): Promise<SpendRow[]> {
+    checkSpendQuery(query);
+    const { sql, params, dimensions } = buildSpendSql(query, DIALECT);
+    let statement = this.#spends.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#spends.set(sql, statement);
+    }
+    const rows = statement.all(...(params as (string | number)[])).map(
+      (row): SpendRow => ({
+        group: Object.fromEntries(dimensions.map((d, i) => [d, text(row[`g${i}`])])),
+        requests: Number(row.requests),
+        inputTokens: Number(row.input_tokens),
+        outputTokens: Number(row.output_tokens),
+        costMicroUsd: Number(row.cost_micro_usd),
+      }),
+    );
+    return sortSpendRows(rows, dimensions);
+  }
+
+  async get(requestId: string): Promise<UsageRecord | undefined> {
+    const row = this.#get.get(requestId);
+    return row ? fromRow(row) : undefined;
+  }
+}
