@@ -1,5 +1,6 @@
 // Calling Switchyard from Node with the generated stubs (gen/), over gRPC.
-// Run the gateway (`npm start`), then: node examples/node-client.ts "your prompt"
+// Run the gateway (`npm start`), then:
+//   SWITCHYARD_KEY=$(cat .switchyard/admin.key) node examples/node-client.ts "your prompt"
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Role } from "../gen/switchyard/v1/generation_pb.ts";
@@ -12,7 +13,7 @@ const prompt = process.argv[2] ?? "Hello from the Node client";
 // Stream a generation: attempt/commit events, text deltas, then a final event with usage and routing.
 for await (const event of client.generateStream(
   { workload: "chat", messages: [{ role: Role.USER, content: [{ part: { case: "text", value: prompt } }] }] },
-  { timeoutMs: 30_000 },
+  { timeoutMs: 30_000, headers: { authorization: `Bearer ${process.env.SWITCHYARD_KEY ?? ""}` } },
 )) {
   if (event.event.case === "textDelta") process.stdout.write(event.event.value.text);
   if (event.event.case === "final") {
