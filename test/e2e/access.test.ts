@@ -118,11 +118,12 @@ test("team-admins mint within their team and scopes only; nobody escalates", asy
   assert.equal(ok.message.key?.team, "search", "defaults to the creator's team");
   assert.deepEqual(ok.message.key?.workloads, ["chat"], "defaults to the creator's workloads");
   assert.match(ok.message.secret, /^sy_/);
-  for (const [spec, pattern] of [
+  const refused: [{ name: string; roles: string[]; team?: string; workloads?: string[] }, RegExp][] = [
     [{ name: "x", roles: ["admin"] }, /cannot grant "admin"/],
     [{ name: "x", roles: ["developer"], team: "ads" }, /own team/],
     [{ name: "x", roles: ["developer"], workloads: ["secret-project"] }, /workloads outside/],
-  ] as const) {
+  ];
+  for (const [spec, pattern] of refused) {
     await assert.rejects(
       c.unary(A.createKey, spec, auth(lead.secret)),
       denied(Code.PermissionDenied, pattern),
