@@ -12,7 +12,7 @@ import { allows } from "../policy/rbac.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 import { createRequestContext, type RequestContext } from "./request-context.ts";
-import { FINISH, routingInfo, setRoutingTrailers, usageInfo } from "./routing-info.ts";
+import { FINISH, routingInfo, setRateLimitHeaders, setRoutingTrailers, usageInfo } from "./routing-info.ts";
 import { toEmbeddingRequest, toGenerationRequest } from "./validate.ts";
 
 export type InferenceDeps = {
@@ -47,6 +47,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
 
   /** Ends the request (log line, span, metrics) and sets the timing trailer; returns nothing to send. */
   const finish = (ctx: RequestContext, trailers: Headers, failure: unknown) => {
+    setRateLimitHeaders(trailers, ctx.rateLimit);
     const { totalMs, upstreamMs } = deps.telemetry.finish(ctx, failure);
     const timing = `gateway;dur=${(totalMs - upstreamMs).toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
     trailers.set("server-timing", timing);
@@ -67,8 +68,9 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
         await deps.pipeline.authenticate(ctx, "inference.generate");
         const { output, usage } = await deps.pipeline.generate(ctx, toGenerationRequest(req));
         setRoutingTrailers(context.responseTrailer, ctx.decision, output.model, usage);
-        // Unary: headers leave with the response, so the timing can be a header as well.
+        // Unary: headers leave with the response, so timing and limits can be headers as well.
         context.responseHeader.set("server-timing", finish(ctx, context.responseTrailer, undefined));
+        setRateLimitHeaders(context.responseHeader, ctx.rateLimit);
         return {
           requestId: ctx.id,
           text: output.text,

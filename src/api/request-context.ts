@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Span } from "@opentelemetry/api";
 import type { MeteredUsage } from "../metering/meter.ts";
 import type { Principal } from "../policy/principal.ts";
+import type { RateLimitInfo } from "../policy/rate-limit.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 
@@ -26,6 +27,8 @@ export type Decision = {
   /** The target that served (committed); `provider` is its backend type. */
   servedBy: { backend: string; model: string; provider: string } | undefined;
   committed: boolean;
+  /** Set when a used-up budget moved the request to the route's budgetDowngrade workload. */
+  downgradedFrom?: { route: string; budget: string };
 };
 
 export type RequestContext = {
@@ -54,6 +57,10 @@ export type RequestContext = {
   finishReason: string | undefined;
   telemetry: RequestTelemetry;
   span: Span | undefined;
+  /** Remaining/reset of the tightest rate-limit buckets, for the x-ratelimit-* response metadata. */
+  rateLimit: RateLimitInfo | undefined;
+  /** True once settlement ran (it runs exactly once). */
+  settled: boolean;
   /** performance.now() marks; upstreamMs sums the time spent waiting on upstreams. */
   timing: {
     start: number;
@@ -97,6 +104,8 @@ export function createRequestContext(init: {
     servedModel: undefined,
     finishReason: undefined,
     span: undefined,
+    rateLimit: undefined,
+    settled: false,
     timing: { start: performance.now(), upstreamMs: 0, firstContentAt: undefined, lastContentAt: undefined },
   };
 }

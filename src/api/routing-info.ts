@@ -4,6 +4,7 @@ import { AttemptOutcome, type RoutingInfoSchema } from "../../gen/switchyard/v1/
 import { UsageAccuracy, type UsageSchema } from "../../gen/switchyard/v1/usage_pb.ts";
 import type { FinishReason as InternalFinish } from "../adapters/adapter.ts";
 import type { MeteredUsage } from "../metering/meter.ts";
+import type { RateLimitInfo } from "../policy/rate-limit.ts";
 import type { Decision } from "./request-context.ts";
 
 /** Why the serving backend served, in words, e.g. "priority: served by echo after openai failed (unavailable)". */
@@ -15,6 +16,9 @@ export function reasonOf(d: Decision): string {
       ? "first eligible target"
       : `fallback after ${failed.map((a) => `${a.backend} failed (${a.errorKind})`).join(", ")}`,
   );
+  if (d.downgradedFrom) {
+    parts.push(`; downgraded from ${d.downgradedFrom.route} (budget ${d.downgradedFrom.budget} used up)`);
+  }
   if (d.skipped.length > 0)
     parts.push(`; skipped ${d.skipped.map((s) => `${s.backend} (${s.reason})`).join(", ")}`);
   return parts.join("");
@@ -85,5 +89,16 @@ export function setRoutingTrailers(
     trailers.set("x-switchyard-input-tokens", String(usage.inputTokens));
     trailers.set("x-switchyard-output-tokens", String(usage.outputTokens));
     trailers.set("x-switchyard-usage-accuracy", usage.accuracy);
+  }
+}
+
+/** x-ratelimit-* metadata: the tightest request and token buckets after this request's admission. */
+export function setRateLimitHeaders(headers: Headers, info: RateLimitInfo | undefined): void {
+  for (const kind of ["requests", "tokens"] as const) {
+    const b = info?.[kind];
+    if (!b) continue;
+    headers.set(`x-ratelimit-limit-${kind}`, String(b.limit));
+    headers.set(`x-ratelimit-remaining-${kind}`, String(b.remaining));
+    headers.set(`x-ratelimit-reset-${kind}`, `${(b.resetMs / 1000).toFixed(3)}s`);
   }
 }

@@ -1,5 +1,6 @@
 import type { Adapter } from "../adapters/adapter.ts";
 import { createAdapter, describeBackend } from "../adapters/registry.ts";
+import { DEFAULT_PRICES } from "../metering/default-prices.ts";
 import { PriceTable } from "../metering/price-table.ts";
 import { BackendState } from "../routing/backend-state.ts";
 import { type Capabilities, capabilitiesOf } from "../routing/capabilities.ts";
@@ -48,6 +49,7 @@ export type CompiledRoute = {
   variants: readonly CompiledVariant[];
   retry: RouteConfig["retry"];
   timeouts: RouteConfig["timeouts"];
+  budgetDowngrade: string | undefined;
 };
 
 /** The runtime form of a config: swapped atomically on reload, read once per request. */
@@ -124,6 +126,7 @@ export function compileConfig(
       })),
       retry: route.retry,
       timeouts: route.timeouts,
+      budgetDowngrade: route.budgetDowngrade,
     });
   }
 
@@ -134,7 +137,7 @@ export function compileConfig(
       loaded,
       backends,
       routes,
-      prices: new PriceTable(config.prices),
+      prices: new PriceTable({ ...(config.metering.defaultPrices ? DEFAULT_PRICES : {}), ...config.prices }),
     },
     retired,
   };

@@ -198,6 +198,8 @@ const routeSchema = z.strictObject({
       backoffMaxMs: z.number().int().min(0).default(2_000),
     })
     .prefault({}),
+  /** When a budget covering this request is exhausted: serve it from this (cheaper) workload instead. */
+  budgetDowngrade: z.string().regex(NAME, nameMessage).optional(),
   timeouts: z
     .strictObject({
       /** Bound on the whole request, all attempts together; the caller's deadline may be shorter. */
@@ -310,6 +312,59 @@ export const configSchema = z.strictObject({
           sampleRatio: z.number().min(0).max(1).default(1),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** memory: one process. redis: shared by every replica using the same URL and prefix. */
+      store: z
+        .discriminatedUnion("type", [
+          z.strictObject({ type: z.literal("memory") }),
+          z.strictObject({
+            type: z.literal("redis"),
+            url: z.string().min(1),
+            keyPrefix: z.string().default("switchyard:"),
+            /** What to do when Redis is unreachable: open = allow requests, closed = refuse them. */
+            failureMode: z.enum(["open", "closed"]).default("open"),
+            commandTimeoutMs: z.number().int().min(10).default(500),
+          }),
+        ])
+        .default({ type: "memory" }),
+      /** Each matching rule applies; all buckets are charged atomically (all or nothing). */
+      rules: z
+        .array(
+          z.strictObject({
+            /** What the limit is counted per. */
+            scope: z.enum(["key", "team", "workload"]),
+            /** A key id, team or workload; "*" = every one separately. */
+            match: z.string().min(1).default("*"),
+            requestsPerMinute: z.number().int().min(1).optional(),
+            /** Input + output tokens; admission reserves an estimate, settlement charges the actual. */
+            tokensPerMinute: z.number().int().min(1).optional(),
+          }),
+        )
+        .default([]),
+    })
+    .prefault({}),
+  /** Spend budgets in USD over calendar windows; admission reserves the request's maximum cost. */
+  budgets: z
+    .array(
+      z.strictObject({
+        scope: z.enum(["key", "team", "workload"]),
+        match: z.string().min(1).default("*"),
+        period: z.enum(["day", "week", "month"]),
+        limitUsd: z.number().positive(),
+        /** IANA time zone of the calendar window. */
+        timezone: z.string().default("UTC"),
+      }),
+    )
+    .default([]),
+  metering: z
+    .strictObject({
+      /** Append-only journal of usage records not yet in the ledger store: survives a crash. */
+      journalPath: z.string().min(1).optional(),
+      /** Include the bundled price list (docs/metering.md); `prices` entries override it. */
+      defaultPrices: z.boolean().default(true),
     })
     .prefault({}),
   /** Keyed by "backend/model" or by model id alone (the first wins). */

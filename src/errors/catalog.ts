@@ -37,6 +37,26 @@ export const catalog = {
     http: 400,
     doc: "No target of the workload can serve this request (tools, JSON mode, streaming or context window).",
   },
+  rate_limited: {
+    code: Code.ResourceExhausted,
+    http: 429,
+    doc: "A rate limit (requests or tokens per minute) of the key, team or workload is reached; retry after the given delay.",
+  },
+  request_exceeds_limit: {
+    code: Code.FailedPrecondition,
+    http: 400,
+    doc: "The request alone needs more tokens than a per-minute token limit allows: it can never pass; send less.",
+  },
+  budget_exhausted: {
+    code: Code.ResourceExhausted,
+    http: 429,
+    doc: "A spend budget of the key, team or workload is used up for its window.",
+  },
+  limits_unavailable: {
+    code: Code.Unavailable,
+    http: 503,
+    doc: "The shared limit store (Redis) is unreachable and the failure mode is closed.",
+  },
   no_backend_enabled: {
     code: Code.Unavailable,
     http: 503,

@@ -1,4 +1,5 @@
 import type { AdapterEvent, ChatMessage, TokenUsage } from "../adapters/adapter.ts";
+import { estimateTokensFor } from "./token-estimate.ts";
 
 export type MeteredUsage = TokenUsage & {
   accuracy: "exact" | "estimated";
@@ -25,7 +26,7 @@ export function estimatePromptTokens(messages: readonly ChatMessage[]): number {
  */
 export class Meter {
   #reported: TokenUsage | undefined;
-  #deliveredChars = 0;
+  readonly #delivered: string[] = [];
   readonly #promptTokens: number;
   firstTokenAt: number | undefined;
 
@@ -35,29 +36,29 @@ export class Meter {
 
   observe(event: AdapterEvent, now = Date.now()): void {
     if (event.type === "usage") this.#reported = event.usage;
-    else if (event.type === "text") this.#delivered(event.text.length, now);
-    else if (event.type === "tool_call")
-      this.#delivered(event.argumentsDelta.length + (event.name?.length ?? 0), now);
+    else if (event.type === "text") this.#deliver(event.text, now);
+    else if (event.type === "tool_call") this.#deliver(`${event.name ?? ""}${event.argumentsDelta}`, now);
   }
 
   /** For unary calls: the provider's usage if any, and the output it produced. */
-  observeOutput(usage: TokenUsage | undefined, outputChars: number): void {
+  observeOutput(usage: TokenUsage | undefined, output: string): void {
     if (usage) this.#reported = usage;
-    this.#deliveredChars += outputChars;
+    this.#delivered.push(output);
   }
 
-  usage(): MeteredUsage {
+  /** The provider's usage, or an estimate of what was delivered (with the model's tokenizer when known). */
+  usage(model?: string): MeteredUsage {
     if (this.#reported) return { ...this.#reported, accuracy: "exact" };
     return {
       inputTokens: this.#promptTokens,
-      outputTokens: Math.ceil(this.#deliveredChars / 4),
+      outputTokens: estimateTokensFor(this.#delivered.join(""), model),
       cachedInputTokens: 0,
       accuracy: "estimated",
     };
   }
 
-  #delivered(chars: number, now: number): void {
+  #deliver(text: string, now: number): void {
     this.firstTokenAt ??= now;
-    this.#deliveredChars += chars;
+    this.#delivered.push(text);
   }
 }

@@ -6,9 +6,10 @@ import { estimatePromptTokens, estimateTokens, Meter, type MeteredUsage } from "
 import type { AccessControl } from "../policy/access-control.ts";
 import type { Permission } from "../policy/rbac.ts";
 import type { Needs } from "../routing/capabilities.ts";
-import { Deadline } from "../routing/deadline.ts";
 import { attemptLoop, type Marker } from "../routing/fallback.ts";
-import { planRoute, type RequestFacts } from "../routing/router.ts";
+import type { RequestFacts } from "../routing/router.ts";
+import type { Admission, Admitter } from "./admission.ts";
+import type { Settler } from "./settlement.ts";
 
 /** A generation request after validation, before a route picks the model. */
 export type GenerationRequest = Omit<GenerateInput, "model"> & {
@@ -31,30 +32,41 @@ export type PipelineEvent = AdapterEvent | Marker | { type: "final"; usage: Mete
 const DEFAULT_OUTPUT_ESTIMATE = 512;
 
 /**
- * handler → (policies, later) → router → adapter → upstream, and back. Each
- * request reads the config snapshot current when it starts, so a reload
- * never changes a request in flight. The usage it settles (exact, or partial
- * and estimated) is left on the context for the handler's request log.
+ * handler → policies → router → adapter → upstream, and back. Admission:
+ * who is calling and may they (access control), which route and targets
+ * (router), then rate limits and budgets. Settlement runs exactly once on
+ * every outcome — success, error, cancel, deadline — with the usage settled
+ * (exact, or partial and estimated): limits and budgets trued up, one ledger
+ * record. Each request reads the config snapshot current when it starts, so
+ * a reload never changes a request in flight.
  */
 export class Pipeline {
-  readonly #config: () => CompiledConfig;
   readonly #access: AccessControl;
+  readonly #admitter: Admitter;
+  readonly #settler: Settler;
 
-  constructor(config: () => CompiledConfig, access: AccessControl) {
-    this.#config = config;
-    this.#access = access;
+  constructor(deps: {
+    config: () => CompiledConfig;
+    access: AccessControl;
+    admitter: Admitter;
+    settler: Settler;
+  }) {
+    this.#access = deps.access;
+    this.#admitter = deps.admitter;
+    this.#settler = deps.settler;
   }
 
   async generate(ctx: RequestContext, request: GenerationRequest): Promise<GenerateResult> {
-    const meter = new Meter(estimatePromptTokens(request.messages));
     await this.#authorize(ctx, "inference.generate");
-    const { plan, deadline, config } = this.#admit(ctx, generationFacts(ctx, request, false));
+    const meter = new Meter(estimatePromptTokens(request.messages));
+    const admission = await this.#admitter.admit(ctx, generationFacts(ctx, request, false));
+    let failure: unknown;
     try {
       let output: GenerateOutput | undefined;
       const events = attemptLoop(
         ctx,
-        plan,
-        deadline,
+        admission.plan,
+        admission.deadline,
         (target, call) => once(target.backend.adapter!.generate({ ...request, model: target.model }, call)),
         { isContent: () => true, streaming: false },
       );
@@ -65,24 +77,28 @@ export class Pipeline {
       ctx.finishReason = output.finishReason;
       meter.observeOutput(
         output.usage,
-        output.text.length + output.toolCalls.reduce((n, c) => n + c.arguments.length, 0),
+        output.text + output.toolCalls.map((c) => c.name + c.arguments).join(""),
       );
-      ctx.usage = priced(config, ctx, meter.usage());
+      ctx.usage = priced(admission.config, ctx, meter.usage(ctx.servedModel));
       return { output, usage: ctx.usage };
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
-      deadline.dispose();
+      await this.#settle(ctx, admission, meter, failure);
     }
   }
 
   async *stream(ctx: RequestContext, request: GenerationRequest): AsyncGenerator<PipelineEvent> {
-    const meter = new Meter(estimatePromptTokens(request.messages));
     await this.#authorize(ctx, "inference.generate");
-    const { plan, deadline, config } = this.#admit(ctx, generationFacts(ctx, request, true));
+    const meter = new Meter(estimatePromptTokens(request.messages));
+    const admission = await this.#admitter.admit(ctx, generationFacts(ctx, request, true));
+    let failure: unknown;
     try {
       const events = attemptLoop<AdapterEvent>(
         ctx,
-        plan,
-        deadline,
+        admission.plan,
+        admission.deadline,
         (target, call) =>
           target.backend.adapter!.stream({ ...request, model: target.model }, call)[Symbol.asyncIterator](),
         { isContent: (e) => e.type === "text" || e.type === "tool_call", streaming: true },
@@ -96,15 +112,21 @@ export class Pipeline {
         if (event.type !== "attempt" && event.type !== "commit") meter.observe(event);
         yield event;
       }
-      ctx.usage = priced(config, ctx, meter.usage());
+      ctx.usage = priced(admission.config, ctx, meter.usage(ctx.servedModel));
+      // Settled (ledger journaled) before the final event leaves: nothing acknowledged is lost.
+      await this.#settle(ctx, admission, meter, undefined);
       yield { type: "final", usage: ctx.usage };
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
-      deadline.dispose();
-      ctx.usage ??= priced(config, ctx, meter.usage()); // partial usage of a failed or cancelled stream
+      // A consumer that stops early (caller cancel) arrives here without an error.
+      await this.#settle(ctx, admission, meter, failure ?? cancelled(ctx));
     }
   }
 
   async embed(ctx: RequestContext, request: EmbeddingRequest): Promise<EmbedResult> {
+    await this.#authorize(ctx, "inference.embed");
     const inputTokens = request.inputs.reduce((n, text) => n + estimateTokens(text), 0);
     const needs: Needs = {
       operation: "embed",
@@ -113,7 +135,7 @@ export class Pipeline {
       jsonSchema: false,
       contextTokens: 0,
     };
-    const { plan, deadline, config } = this.#admit(ctx, {
+    const admission = await this.#admitter.admit(ctx, {
       ...principalFacts(ctx),
       workload: ctx.workload,
       requestedModel: request.requestedModel,
@@ -121,12 +143,14 @@ export class Pipeline {
       needs,
       estimate: { inputTokens, outputTokens: 0 },
     });
+    const meter = new Meter(inputTokens);
+    let failure: unknown;
     try {
       let output: EmbedOutput | undefined;
       const events = attemptLoop(
         ctx,
-        plan,
-        deadline,
+        admission.plan,
+        admission.deadline,
         (target, call) => {
           const adapter = target.backend.adapter!;
           if (!adapter.embed) {
@@ -148,17 +172,15 @@ export class Pipeline {
       if (!output) throw new UpstreamError("protocol", "the backend returned no embeddings");
       ctx.telemetry.content(ctx);
       ctx.servedModel = output.model;
-      const usage = priced(
-        config,
-        ctx,
-        output.usage
-          ? { ...output.usage, accuracy: "exact" }
-          : { inputTokens, outputTokens: 0, cachedInputTokens: 0, accuracy: "estimated" },
-      );
+      meter.observeOutput(output.usage, "");
+      const usage = priced(admission.config, ctx, meter.usage(ctx.servedModel));
       ctx.usage = usage;
       return { output, usage };
+    } catch (error) {
+      failure = error;
+      throw error;
     } finally {
-      deadline.dispose();
+      await this.#settle(ctx, admission, meter, failure);
     }
   }
 
@@ -176,18 +198,18 @@ export class Pipeline {
     this.#access.checkScope(ctx, ctx.principal!, permission, ctx.workload, ctx.requestedModel);
   }
 
-  /** Route planning and the request deadline; throws catalog errors to reject. */
-  #admit(ctx: RequestContext, facts: RequestFacts) {
-    const config = this.#config();
-    const plan = planRoute(config, facts, ctx.decision);
-    const deadline = new Deadline(
-      ctx.signal,
-      ctx.callerTimeoutMs,
-      plan.route.timeouts.totalMs,
-      ctx.startedAt,
-    );
-    return { plan, deadline, config };
+  /** Exactly once per admitted request, whatever the outcome. */
+  async #settle(ctx: RequestContext, admission: Admission, meter: Meter, failure: unknown): Promise<void> {
+    if (ctx.settled) return;
+    ctx.settled = true;
+    admission.deadline.dispose();
+    ctx.usage ??= priced(admission.config, ctx, meter.usage(ctx.servedModel)); // partial usage of a failure
+    await this.#settler.settle(ctx, admission, failure);
   }
+}
+
+function cancelled(ctx: RequestContext): unknown {
+  return ctx.settled ? undefined : new Error("cancelled: the caller stopped reading");
 }
 
 /** Adds the cost of the usage at the serving target's price, when one is configured. */

@@ -22,11 +22,18 @@ import { inferenceService } from "../api/inference-service.ts";
 import type { CompiledConfig } from "../config/compile.ts";
 import { ConfigHolder } from "../config/holder.ts";
 import type { LoadedConfig } from "../config/load.ts";
+import { openAIFacade } from "../facade/openai/facade.ts";
+import { createLimitStores, type LimitStoresConfig } from "../limits/create-limit-stores.ts";
+import { LedgerWriter } from "../metering/ledger-writer.ts";
+import { Admitter } from "../pipeline/admission.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
+import { Settler } from "../pipeline/settlement.ts";
 import { AccessControl } from "../policy/access-control.ts";
 import { Auditor } from "../policy/auditor.ts";
 import { Authenticator } from "../policy/authenticator.ts";
 import { bootstrapAdminKey } from "../policy/bootstrap.ts";
+import { BudgetPolicy } from "../policy/budget.ts";
+import { RateLimitPolicy } from "../policy/rate-limit.ts";
 import { HealthChecker } from "../routing/health-checker.ts";
 import { verifyBackends } from "../routing/verify-backends.ts";
 import { openStore } from "../store/open-store.ts";
@@ -89,7 +96,27 @@ export async function startGateway(options: {
       "AUTHENTICATION IS DISABLED (auth.enabled: false): every caller is treated as an admin. Never expose this gateway.",
     );
   }
-  const pipeline = new Pipeline(() => config.current, access);
+  const limits = createLimitStores(limitStoreConfigOf(settings.limits.store), {
+    onError: (error) => logger.error({ err: error }, "limit store error (absorbed by its failure mode)"),
+  });
+  if (!(await limits.ready(2000)))
+    logger.error("the limit store is not reachable yet; its failure mode applies");
+  const ledger = new LedgerWriter({
+    store: store.ledger,
+    journalPath: settings.metering.journalPath,
+    logger,
+  });
+  const replayed = await ledger.recover();
+  if (replayed > 0)
+    logger.warn({ replayed }, `ledger: replayed ${replayed} journaled usage records after a crash`);
+  const rateLimits = new RateLimitPolicy(limits.rateLimits, () => config.current.loaded.config.limits.rules);
+  const budgets = new BudgetPolicy(limits.budgets, () => config.current.loaded.config.budgets);
+  const pipeline = new Pipeline({
+    config: () => config.current,
+    access,
+    admitter: new Admitter(() => config.current, rateLimits, budgets),
+    settler: new Settler({ rateLimits, budgets, ledger, logger }),
+  });
   const healthChecks = new HealthChecker(logger);
   config.onSwap((compiled) => healthChecks.watch(compiled));
   await verifyBackends(config.current, logger);
@@ -108,6 +135,13 @@ export async function startGateway(options: {
     })),
   );
   const telemetry = new RequestTelemetry(gatewayMetrics, logger);
+  const openai = openAIFacade({
+    pipeline,
+    config: () => config.current,
+    logger,
+    telemetry,
+    maxRequestBytes: config.current.loaded.config.server.limits.maxRequestBytes,
+  });
   const descriptors = new DescriptorIndex(
     [
       file_switchyard_v1_inference_service,
@@ -169,6 +203,10 @@ export async function startGateway(options: {
         active--;
         if (active === 0) idle.dispatchEvent(new Event("idle"));
       });
+      if (req.url?.startsWith("/v1/")) {
+        openai(req, res); // the OpenAI-compatible REST facade
+        return;
+      }
       handler(req, res);
     },
   );
@@ -191,6 +229,9 @@ export async function startGateway(options: {
         release: async () => {
           healthChecks.stop();
           await config.close();
+          // Flush the ledger before the store closes; if the store is down, the journal keeps the records.
+          await Promise.race([ledger.close(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+          await limits.close();
           await store.close();
         },
       });
@@ -210,4 +251,8 @@ function storeConfigOf(store: LoadedConfig["config"]["store"]): StoreConfig {
     ...(store.schema !== undefined ? { schema: store.schema } : {}),
     ...(store.poolSize !== undefined ? { poolSize: store.poolSize } : {}),
   };
+}
+
+function limitStoreConfigOf(store: LoadedConfig["config"]["limits"]["store"]): LimitStoresConfig {
+  return store;
 }

@@ -181,6 +181,16 @@ export class RequestTelemetry {
   }
 }
 
+/** Refusals by a policy (not failures of a backend), counted in switchyard_rejections_total. */
+const REJECTIONS = new Set([
+  "unauthenticated",
+  "permission_denied",
+  "rate_limited",
+  "request_exceeds_limit",
+  "budget_exhausted",
+  "limits_unavailable",
+]);
+
 function operationName(ctx: RequestContext): string {
   return ctx.operation === "embed" ? "embeddings" : "chat";
 }
