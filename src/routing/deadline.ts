@@ -1,3 +1,5 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
 /**
  * One request's deadline: the caller's (gRPC/Connect timeout) capped by the
  * route's total timeout. Its signal aborts every upstream attempt when the
@@ -32,9 +34,18 @@ export class Deadline {
     this.#timer.unref();
   }
 
-  /** True once the deadline itself passed (as opposed to a caller cancel). */
+  /**
+   * True once the deadline itself passed (as opposed to a caller cancel). connect aborts the
+   * handler's signal itself when the caller's timeout passes — often a moment before our own timer
+   * for the same instant — with a DEADLINE_EXCEEDED reason: that is expiry too, not a cancel.
+   */
   get expired(): boolean {
-    return this.#expired || (!this.#caller.aborted && Date.now() >= this.at);
+    if (this.#expired) return true;
+    if (this.#caller.aborted)
+      return (
+        this.#caller.reason instanceof ConnectError && this.#caller.reason.code === Code.DeadlineExceeded
+      );
+    return Date.now() >= this.at;
   }
 
   remainingMs(now = Date.now()): number {

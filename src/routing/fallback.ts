@@ -52,6 +52,7 @@ export async function* attemptLoop<E>(
   const tried = new Map<string, UpstreamError | undefined>(); // backend → its last failure in this request
   let attempts = 0;
   let retries = 0;
+  let outOfTime = false;
 
   while (attempts < retry.maxAttempts) {
     let attemptedThisRound = false;
@@ -83,7 +84,10 @@ export async function* attemptLoop<E>(
       try {
         if (isRetry) {
           const wait = fullJitterMs(retries, retry.backoffBaseMs, retry.backoffMaxMs, random);
-          if (wait >= deadline.remainingMs()) break;
+          if (wait >= deadline.remainingMs()) {
+            outOfTime = true;
+            break;
+          }
           await pause(wait, deadline, ctx);
           retries++;
         }
@@ -130,6 +134,14 @@ export async function* attemptLoop<E>(
       );
     }
     break;
+  }
+  // Stopped because the next try could not fit in the time left, and every try timed out: that is
+  // the deadline's doing, whatever the backoff jitter happened to be.
+  if (outOfTime && failures.every((f) => f.kind === "timeout")) {
+    throw new GatewayError(
+      "deadline_exceeded",
+      `no time left for another attempt before the deadline (${attempts} timed out)`,
+    );
   }
   throw finalError(failures, decision.skipped.length > 0);
 }

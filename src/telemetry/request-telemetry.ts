@@ -176,6 +176,7 @@ export class RequestTelemetry {
       }
       if (served && d.attempts.length > 1)
         m.fallbacks.add(1, { workload: ctx.workload, backend: served.backend });
+      if (REJECTIONS.has(status)) m.rejections.add(1, { reason: status, workload: ctx.workload });
     }
     return { totalMs, upstreamMs };
   }
