@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { keysCommand } from "./cli/keys.ts";
+import { spendCommand } from "./cli/spend.ts";
 import { compileConfig } from "./config/compile.ts";
 import { ConfigError } from "./config/config-error.ts";
 import { type LoadedConfig, loadConfigFile } from "./config/load.ts";
@@ -15,6 +16,7 @@ Usage:
   switchyard serve --config FILE [--port N]   run the gateway (port 0 picks a free port)
   switchyard check-config FILE                 validate a config and print its compiled routes
   switchyard keys generate|create|list|revoke  manage API keys in the configured store (keys --help)
+  switchyard spend --config FILE [...]         usage and cost from the ledger as CSV or JSON (spend --help)
   switchyard --help                            this text
 
 The config is YAML; secrets are referenced as \${ENV_VAR}. See docs/config.md.
@@ -23,6 +25,7 @@ Signals: SIGHUP reloads the config (so does saving the file); SIGTERM/SIGINT dra
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "keys") return keysCommand(argv.slice(1), process.stdout, process.stderr);
+  if (argv[0] === "spend") return spendCommand(argv.slice(1), process.stdout, process.stderr);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

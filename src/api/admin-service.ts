@@ -10,14 +10,16 @@ import { mintKey } from "../policy/api-key.ts";
 import type { Authenticator } from "../policy/authenticator.ts";
 import type { Principal } from "../policy/principal.ts";
 import { mintRefusal, type Permission } from "../policy/rbac.ts";
-import type { ApiKeyRecord, AuditOutcome, AuditStore, KeyStore } from "../store/store.ts";
+import type { ApiKeyRecord, AuditOutcome, AuditStore, KeyStore, LedgerStore } from "../store/store.ts";
 import { redactedConfig } from "./redacted-config.ts";
+import { spendQueryOf } from "./spend-query.ts";
 
 export type AdminDeps = {
   access: AccessControl;
   authenticator: Authenticator | undefined;
   keys: KeyStore;
   audit: AuditStore;
+  ledger: LedgerStore;
   config: ConfigHolder;
   /** The config file, for ReloadConfig; undefined when the gateway was started from text. */
   configFile: string | undefined;
@@ -228,6 +230,23 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
           details: Object.fromEntries(Object.entries(e.details).map(([k, v]) => [k, String(v)])),
         })),
         nextPageToken: events.length > limit ? (page.at(-1)?.id ?? "") : "",
+      };
+    },
+
+    async getSpend(req, context) {
+      const { principal } = await admit(context, "usage.read", "spend");
+      const ownTeamOnly = !principal.roles.some((r) => r === "admin" || r === "viewer" || r === "billing");
+      const rows = await deps.ledger.spend(
+        spendQueryOf(req, ownTeamOnly ? (principal.team ?? "") : undefined),
+      );
+      return {
+        rows: rows.map((r) => ({
+          group: Object.fromEntries(Object.entries(r.group).map(([k, v]) => [k, v ?? ""])),
+          requests: BigInt(r.requests),
+          inputTokens: BigInt(r.inputTokens),
+          outputTokens: BigInt(r.outputTokens),
+          costMicroUsd: BigInt(r.costMicroUsd),
+        })),
       };
     },
   };

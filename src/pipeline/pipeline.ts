@@ -79,7 +79,7 @@ export class Pipeline {
         output.usage,
         output.text + output.toolCalls.map((c) => c.name + c.arguments).join(""),
       );
-      ctx.usage = priced(admission.config, ctx, meter.usage(ctx.servedModel));
+      ctx.usage = priced(admission.config, ctx, meter.usage(servedModelOf(ctx)));
       return { output, usage: ctx.usage };
     } catch (error) {
       failure = error;
@@ -112,7 +112,7 @@ export class Pipeline {
         if (event.type !== "attempt" && event.type !== "commit") meter.observe(event);
         yield event;
       }
-      ctx.usage = priced(admission.config, ctx, meter.usage(ctx.servedModel));
+      ctx.usage = priced(admission.config, ctx, meter.usage(servedModelOf(ctx)));
       // Settled (ledger journaled) before the final event leaves: nothing acknowledged is lost.
       await this.#settle(ctx, admission, meter, undefined);
       yield { type: "final", usage: ctx.usage };
@@ -173,7 +173,7 @@ export class Pipeline {
       ctx.telemetry.content(ctx);
       ctx.servedModel = output.model;
       meter.observeOutput(output.usage, "");
-      const usage = priced(admission.config, ctx, meter.usage(ctx.servedModel));
+      const usage = priced(admission.config, ctx, meter.usage(servedModelOf(ctx)));
       ctx.usage = usage;
       return { output, usage };
     } catch (error) {
@@ -203,9 +203,14 @@ export class Pipeline {
     if (ctx.settled) return;
     ctx.settled = true;
     admission.deadline.dispose();
-    ctx.usage ??= priced(admission.config, ctx, meter.usage(ctx.servedModel)); // partial usage of a failure
+    ctx.usage ??= priced(admission.config, ctx, meter.usage(servedModelOf(ctx))); // partial usage of a failure
     await this.#settler.settle(ctx, admission, failure);
   }
+}
+
+/** The model that served: as the provider reported it, else the target's (a cut stream reports none). */
+function servedModelOf(ctx: RequestContext): string | undefined {
+  return ctx.servedModel ?? ctx.decision.servedBy?.model ?? ctx.decision.attempts.at(-1)?.model;
 }
 
 function cancelled(ctx: RequestContext): unknown {

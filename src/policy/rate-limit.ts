@@ -72,7 +72,7 @@ export class RateLimitPolicy {
       if (result.tooLarge) {
         throw new GatewayError(
           "request_exceeds_limit",
-          `this request needs ~${tokens} tokens, more than the ${what} allows per minute (${limits.get(result.exhausted)?.limit})`,
+          `this request needs ~${tokens} tokens, more than ${what} allows (${limits.get(result.exhausted)?.limit} per minute)`,
         );
       }
       throw new GatewayError(

@@ -37,7 +37,7 @@ import { RateLimitPolicy } from "../policy/rate-limit.ts";
 import { HealthChecker } from "../routing/health-checker.ts";
 import { verifyBackends } from "../routing/verify-backends.ts";
 import { openStore } from "../store/open-store.ts";
-import type { StoreConfig } from "../store/store.ts";
+import type { Store, StoreConfig } from "../store/store.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import { GatewayMetrics } from "../telemetry/metrics.ts";
 import { RequestTelemetry } from "../telemetry/request-telemetry.ts";
@@ -51,6 +51,10 @@ export type Gateway = {
   host: string;
   config: ConfigHolder;
   health: HealthStatus;
+  /** Keys, audit log and usage ledger. */
+  store: Store;
+  /** The usage ledger's writer (flush() to see records in the store at once). */
+  ledger: LedgerWriter;
   /** Graceful stop: NOT_SERVING, stop accepting, drain within the grace period, then force. */
   shutdown(graceMs?: number): Promise<{ forced: boolean }>;
 };
@@ -168,6 +172,7 @@ export async function startGateway(options: {
         authenticator,
         keys: store.keys,
         audit: store.audit,
+        ledger: store.ledger,
         config,
         configFile: options.configFile,
       }),
@@ -217,6 +222,8 @@ export async function startGateway(options: {
     host: listener.address.host,
     config,
     health,
+    store,
+    ledger,
     shutdown(graceMs = server.shutdownGraceMs) {
       stopping ??= drain({
         logger,

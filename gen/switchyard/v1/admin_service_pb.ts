@@ -12,7 +12,7 @@ import type { JsonObject, Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/admin_service.proto.
  */
 export const file_switchyard_v1_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFzd2l0Y2h5YXJkL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXN3aXRjaHlhcmQudjEimQIKBkFwaUtleRIKCgJpZBgBIAEoCRIOCgZwcmVmaXgYAiABKAkSDAoEbmFtZRgDIAEoCRIMCgR0ZWFtGAQgASgJEg0KBXJvbGVzGAUgAygJEhEKCXdvcmtsb2FkcxgGIAMoCRIOCgZtb2RlbHMYByADKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYCSABKAkSLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jldm9rZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRAQoQQ3JlYXRlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSDQoFcm9sZXMYAyADKAkSEQoJd29ya2xvYWRzGAQgAygJEg4KBm1vZGVscxgFIAMoCRIvCgtleHBpcmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoRQ3JlYXRlS2V5UmVzcG9uc2USIgoDa2V5GAEgASgLMhUuc3dpdGNoeWFyZC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIjgKD0xpc3RLZXlzUmVxdWVzdBIMCgR0ZWFtGAEgASgJEhcKD2luY2x1ZGVfcmV2b2tlZBgCIAEoCCI3ChBMaXN0S2V5c1Jlc3BvbnNlEiMKBGtleXMYASADKAsyFS5zd2l0Y2h5YXJkLnYxLkFwaUtleSIbCg1HZXRLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjQKDkdldEtleVJlc3BvbnNlEiIKA2tleRgBIAEoCzIVLnN3aXRjaHlhcmQudjEuQXBpS2V5Ih4KEFJldm9rZUtleVJlcXVlc3QSCgoCaWQYASABKAkiNwoRUmV2b2tlS2V5UmVzcG9uc2USIgoDa2V5GAEgASgLMhUuc3dpdGNoeWFyZC52MS5BcGlLZXkiEwoRTGlzdFJvdXRlc1JlcXVlc3QihwEKEkxpc3RSb3V0ZXNSZXNwb25zZRIoCgZyb3V0ZXMYASADKAsyGC5zd2l0Y2h5YXJkLnYxLlJvdXRlSW5mbxIsCghiYWNrZW5kcxgCIAMoCzIaLnN3aXRjaHlhcmQudjEuQmFja2VuZEluZm8SGQoRY29uZmlnX2dlbmVyYXRpb24YAyABKA0irAEKCVJvdXRlSW5mbxIQCgh3b3JrbG9hZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRISCgpvcGVyYXRpb25zGAQgAygJEioKB3RhcmdldHMYBSADKAsyGS5zd2l0Y2h5YXJkLnYxLlRhcmdldEluZm8SEAoIdmFyaWFudHMYBiADKAkSFAoMbWF4X2F0dGVtcHRzGAcgASgNIksKClRhcmdldEluZm8SDwoHYmFja2VuZBgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgVhbGlhcxgDIAEoCRIOCgZ3ZWlnaHQYBCABKAEisAEKC0JhY2tlbmRJbmZvEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIPCgdlbmFibGVkGAQgASgIEhoKEnVuYXZhaWxhYmxlX3JlYXNvbhgFIAEoCRIPCgdoZWFsdGh5GAYgASgIEjIKDWJyZWFrZXJfc3RhdGUYByABKA4yGy5zd2l0Y2h5YXJkLnYxLkJyZWFrZXJTdGF0ZSISChBHZXRDb25maWdSZXF1ZXN0IlAKEUdldENvbmZpZ1Jlc3BvbnNlEicKBmNvbmZpZxgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKZ2VuZXJhdGlvbhgCIAEoDSIVChNSZWxvYWRDb25maWdSZXF1ZXN0Ik4KFFJlbG9hZENvbmZpZ1Jlc3BvbnNlEhAKCHJlbG9hZGVkGAEgASgIEhAKCHByb2JsZW1zGAIgAygJEhIKCmdlbmVyYXRpb24YAyABKA0i1AEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSFAoMYWN0b3Jfa2V5X2lkGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIPCgdvdXRjb21lGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBiABKA0SEgoKcGFnZV90b2tlbhgHIAEoCSJdChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIpCgZldmVudHMYASADKAsyGS5zd2l0Y2h5YXJkLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoYCCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYAyABKAkSFAoMYWN0b3Jfa2V5X2lkGAQgASgJEg4KBmFjdGlvbhgFIAEoCRIOCgZ0YXJnZXQYBiABKAkSDwoHb3V0Y29tZRgHIAEoCRI3CgdkZXRhaWxzGAggAygLMiYuc3dpdGNoeWFyZC52MS5BdWRpdEV2ZW50LkRldGFpbHNFbnRyeRouCgxEZXRhaWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASp8CgxCcmVha2VyU3RhdGUSHQoZQlJFQUtFUl9TVEFURV9VTlNQRUNJRklFRBAAEhgKFEJSRUFLRVJfU1RBVEVfQ0xPU0VEEAESGwoXQlJFQUtFUl9TVEFURV9IQUxGX09QRU4QAhIWChJCUkVBS0VSX1NUQVRFX09QRU4QAzKgBQoMQWRtaW5TZXJ2aWNlEk4KCUNyZWF0ZUtleRIfLnN3aXRjaHlhcmQudjEuQ3JlYXRlS2V5UmVxdWVzdBogLnN3aXRjaHlhcmQudjEuQ3JlYXRlS2V5UmVzcG9uc2USSwoITGlzdEtleXMSHi5zd2l0Y2h5YXJkLnYxLkxpc3RLZXlzUmVxdWVzdBofLnN3aXRjaHlhcmQudjEuTGlzdEtleXNSZXNwb25zZRJFCgZHZXRLZXkSHC5zd2l0Y2h5YXJkLnYxLkdldEtleVJlcXVlc3QaHS5zd2l0Y2h5YXJkLnYxLkdldEtleVJlc3BvbnNlEk4KCVJldm9rZUtleRIfLnN3aXRjaHlhcmQudjEuUmV2b2tlS2V5UmVxdWVzdBogLnN3aXRjaHlhcmQudjEuUmV2b2tlS2V5UmVzcG9uc2USUQoKTGlzdFJvdXRlcxIgLnN3aXRjaHlhcmQudjEuTGlzdFJvdXRlc1JlcXVlc3QaIS5zd2l0Y2h5YXJkLnYxLkxpc3RSb3V0ZXNSZXNwb25zZRJOCglHZXRDb25maWcSHy5zd2l0Y2h5YXJkLnYxLkdldENvbmZpZ1JlcXVlc3QaIC5zd2l0Y2h5YXJkLnYxLkdldENvbmZpZ1Jlc3BvbnNlElcKDFJlbG9hZENvbmZpZxIiLnN3aXRjaHlhcmQudjEuUmVsb2FkQ29uZmlnUmVxdWVzdBojLnN3aXRjaHlhcmQudjEuUmVsb2FkQ29uZmlnUmVzcG9uc2USYAoPTGlzdEF1ZGl0RXZlbnRzEiUuc3dpdGNoeWFyZC52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiYuc3dpdGNoeWFyZC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("CiFzd2l0Y2h5YXJkL3YxL2FkbWluX3NlcnZpY2UucHJvdG8SDXN3aXRjaHlhcmQudjEimQIKBkFwaUtleRIKCgJpZBgBIAEoCRIOCgZwcmVmaXgYAiABKAkSDAoEbmFtZRgDIAEoCRIMCgR0ZWFtGAQgASgJEg0KBXJvbGVzGAUgAygJEhEKCXdvcmtsb2FkcxgGIAMoCRIOCgZtb2RlbHMYByADKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYCSABKAkSLwoLZXhwaXJlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jldm9rZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRAQoQQ3JlYXRlS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEgwKBHRlYW0YAiABKAkSDQoFcm9sZXMYAyADKAkSEQoJd29ya2xvYWRzGAQgAygJEg4KBm1vZGVscxgFIAMoCRIvCgtleHBpcmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoRQ3JlYXRlS2V5UmVzcG9uc2USIgoDa2V5GAEgASgLMhUuc3dpdGNoeWFyZC52MS5BcGlLZXkSDgoGc2VjcmV0GAIgASgJIjgKD0xpc3RLZXlzUmVxdWVzdBIMCgR0ZWFtGAEgASgJEhcKD2luY2x1ZGVfcmV2b2tlZBgCIAEoCCI3ChBMaXN0S2V5c1Jlc3BvbnNlEiMKBGtleXMYASADKAsyFS5zd2l0Y2h5YXJkLnYxLkFwaUtleSIbCg1HZXRLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjQKDkdldEtleVJlc3BvbnNlEiIKA2tleRgBIAEoCzIVLnN3aXRjaHlhcmQudjEuQXBpS2V5Ih4KEFJldm9rZUtleVJlcXVlc3QSCgoCaWQYASABKAkiNwoRUmV2b2tlS2V5UmVzcG9uc2USIgoDa2V5GAEgASgLMhUuc3dpdGNoeWFyZC52MS5BcGlLZXkiEwoRTGlzdFJvdXRlc1JlcXVlc3QihwEKEkxpc3RSb3V0ZXNSZXNwb25zZRIoCgZyb3V0ZXMYASADKAsyGC5zd2l0Y2h5YXJkLnYxLlJvdXRlSW5mbxIsCghiYWNrZW5kcxgCIAMoCzIaLnN3aXRjaHlhcmQudjEuQmFja2VuZEluZm8SGQoRY29uZmlnX2dlbmVyYXRpb24YAyABKA0irAEKCVJvdXRlSW5mbxIQCgh3b3JrbG9hZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIQCghzdHJhdGVneRgDIAEoCRISCgpvcGVyYXRpb25zGAQgAygJEioKB3RhcmdldHMYBSADKAsyGS5zd2l0Y2h5YXJkLnYxLlRhcmdldEluZm8SEAoIdmFyaWFudHMYBiADKAkSFAoMbWF4X2F0dGVtcHRzGAcgASgNIksKClRhcmdldEluZm8SDwoHYmFja2VuZBgBIAEoCRINCgVtb2RlbBgCIAEoCRINCgVhbGlhcxgDIAEoCRIOCgZ3ZWlnaHQYBCABKAEisAEKC0JhY2tlbmRJbmZvEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIPCgdlbmFibGVkGAQgASgIEhoKEnVuYXZhaWxhYmxlX3JlYXNvbhgFIAEoCRIPCgdoZWFsdGh5GAYgASgIEjIKDWJyZWFrZXJfc3RhdGUYByABKA4yGy5zd2l0Y2h5YXJkLnYxLkJyZWFrZXJTdGF0ZSISChBHZXRDb25maWdSZXF1ZXN0IlAKEUdldENvbmZpZ1Jlc3BvbnNlEicKBmNvbmZpZxgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKZ2VuZXJhdGlvbhgCIAEoDSIVChNSZWxvYWRDb25maWdSZXF1ZXN0Ik4KFFJlbG9hZENvbmZpZ1Jlc3BvbnNlEhAKCHJlbG9hZGVkGAEgASgIEhAKCHByb2JsZW1zGAIgAygJEhIKCmdlbmVyYXRpb24YAyABKA0i1AEKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSFAoMYWN0b3Jfa2V5X2lkGAEgASgJEg4KBmFjdGlvbhgCIAEoCRIPCgdvdXRjb21lGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBiABKA0SEgoKcGFnZV90b2tlbhgHIAEoCSJdChdMaXN0QXVkaXRFdmVudHNSZXNwb25zZRIpCgZldmVudHMYASADKAsyGS5zd2l0Y2h5YXJkLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoYCCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYAyABKAkSFAoMYWN0b3Jfa2V5X2lkGAQgASgJEg4KBmFjdGlvbhgFIAEoCRIOCgZ0YXJnZXQYBiABKAkSDwoHb3V0Y29tZRgHIAEoCRI3CgdkZXRhaWxzGAggAygLMiYuc3dpdGNoeWFyZC52MS5BdWRpdEV2ZW50LkRldGFpbHNFbnRyeRouCgxEZXRhaWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLwAQoPR2V0U3BlbmRSZXF1ZXN0Ei8KCGdyb3VwX2J5GAEgAygOMh0uc3dpdGNoeWFyZC52MS5TcGVuZERpbWVuc2lvbhIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGa2V5X2lkGAQgASgJEgwKBHRlYW0YBSABKAkSEAoId29ya2xvYWQYBiABKAkSDwoHYmFja2VuZBgHIAEoCRINCgVtb2RlbBgIIAEoCSI5ChBHZXRTcGVuZFJlc3BvbnNlEiUKBHJvd3MYASADKAsyFy5zd2l0Y2h5YXJkLnYxLlNwZW5kUm93IsIBCghTcGVuZFJvdxIxCgVncm91cBgBIAMoCzIiLnN3aXRjaHlhcmQudjEuU3BlbmRSb3cuR3JvdXBFbnRyeRIQCghyZXF1ZXN0cxgCIAEoBBIUCgxpbnB1dF90b2tlbnMYAyABKAQSFQoNb3V0cHV0X3Rva2VucxgEIAEoBBIWCg5jb3N0X21pY3JvX3VzZBgFIAEoAxosCgpHcm91cEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqfAoMQnJlYWtlclN0YXRlEh0KGUJSRUFLRVJfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRCUkVBS0VSX1NUQVRFX0NMT1NFRBABEhsKF0JSRUFLRVJfU1RBVEVfSEFMRl9PUEVOEAISFgoSQlJFQUtFUl9TVEFURV9PUEVOEAMq0wEKDlNwZW5kRGltZW5zaW9uEh8KG1NQRU5EX0RJTUVOU0lPTl9VTlNQRUNJRklFRBAAEhcKE1NQRU5EX0RJTUVOU0lPTl9LRVkQARIYChRTUEVORF9ESU1FTlNJT05fVEVBTRACEhwKGFNQRU5EX0RJTUVOU0lPTl9XT1JLTE9BRBADEhsKF1NQRU5EX0RJTUVOU0lPTl9CQUNLRU5EEAQSGQoVU1BFTkRfRElNRU5TSU9OX01PREVMEAUSFwoTU1BFTkRfRElNRU5TSU9OX0RBWRAGMu0FCgxBZG1pblNlcnZpY2USTgoJQ3JlYXRlS2V5Eh8uc3dpdGNoeWFyZC52MS5DcmVhdGVLZXlSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5DcmVhdGVLZXlSZXNwb25zZRJLCghMaXN0S2V5cxIeLnN3aXRjaHlhcmQudjEuTGlzdEtleXNSZXF1ZXN0Gh8uc3dpdGNoeWFyZC52MS5MaXN0S2V5c1Jlc3BvbnNlEkUKBkdldEtleRIcLnN3aXRjaHlhcmQudjEuR2V0S2V5UmVxdWVzdBodLnN3aXRjaHlhcmQudjEuR2V0S2V5UmVzcG9uc2USTgoJUmV2b2tlS2V5Eh8uc3dpdGNoeWFyZC52MS5SZXZva2VLZXlSZXF1ZXN0GiAuc3dpdGNoeWFyZC52MS5SZXZva2VLZXlSZXNwb25zZRJRCgpMaXN0Um91dGVzEiAuc3dpdGNoeWFyZC52MS5MaXN0Um91dGVzUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuTGlzdFJvdXRlc1Jlc3BvbnNlEk4KCUdldENvbmZpZxIfLnN3aXRjaHlhcmQudjEuR2V0Q29uZmlnUmVxdWVzdBogLnN3aXRjaHlhcmQudjEuR2V0Q29uZmlnUmVzcG9uc2USVwoMUmVsb2FkQ29uZmlnEiIuc3dpdGNoeWFyZC52MS5SZWxvYWRDb25maWdSZXF1ZXN0GiMuc3dpdGNoeWFyZC52MS5SZWxvYWRDb25maWdSZXNwb25zZRJgCg9MaXN0QXVkaXRFdmVudHMSJS5zd2l0Y2h5YXJkLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJi5zd2l0Y2h5YXJkLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEksKCEdldFNwZW5kEh4uc3dpdGNoeWFyZC52MS5HZXRTcGVuZFJlcXVlc3QaHy5zd2l0Y2h5YXJkLnYxLkdldFNwZW5kUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * ApiKey is a key's record: never its secret.
@@ -797,6 +797,147 @@ export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_admin_service, 20);
 
 /**
+ * GetSpendRequest selects and groups ledger records.
+ *
+ * @generated from message switchyard.v1.GetSpendRequest
+ */
+export type GetSpendRequest = Message<"switchyard.v1.GetSpendRequest"> & {
+  /**
+   * Group by these, in order; none gives one total.
+   *
+   * @generated from field: repeated switchyard.v1.SpendDimension group_by = 1;
+   */
+  groupBy: SpendDimension[];
+
+  /**
+   * Records at or after this time (default: 30 days ago).
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Records before this time (default: now).
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Only this key id.
+   *
+   * @generated from field: string key_id = 4;
+   */
+  keyId: string;
+
+  /**
+   * Only this team.
+   *
+   * @generated from field: string team = 5;
+   */
+  team: string;
+
+  /**
+   * Only this workload.
+   *
+   * @generated from field: string workload = 6;
+   */
+  workload: string;
+
+  /**
+   * Only this backend.
+   *
+   * @generated from field: string backend = 7;
+   */
+  backend: string;
+
+  /**
+   * Only this model.
+   *
+   * @generated from field: string model = 8;
+   */
+  model: string;
+};
+
+/**
+ * Describes the message switchyard.v1.GetSpendRequest.
+ * Use `create(GetSpendRequestSchema)` to create a new message.
+ */
+export const GetSpendRequestSchema: GenMessage<GetSpendRequest> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_admin_service, 21);
+
+/**
+ * GetSpendResponse holds one row per group.
+ *
+ * @generated from message switchyard.v1.GetSpendResponse
+ */
+export type GetSpendResponse = Message<"switchyard.v1.GetSpendResponse"> & {
+  /**
+   * Rows, sorted by their group values.
+   *
+   * @generated from field: repeated switchyard.v1.SpendRow rows = 1;
+   */
+  rows: SpendRow[];
+};
+
+/**
+ * Describes the message switchyard.v1.GetSpendResponse.
+ * Use `create(GetSpendResponseSchema)` to create a new message.
+ */
+export const GetSpendResponseSchema: GenMessage<GetSpendResponse> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_admin_service, 22);
+
+/**
+ * SpendRow is the total of one group.
+ *
+ * @generated from message switchyard.v1.SpendRow
+ */
+export type SpendRow = Message<"switchyard.v1.SpendRow"> & {
+  /**
+   * The group's values by dimension name (key, team, workload, backend,
+   * model, day); empty for no value.
+   *
+   * @generated from field: map<string, string> group = 1;
+   */
+  group: { [key: string]: string };
+
+  /**
+   * Requests recorded.
+   *
+   * @generated from field: uint64 requests = 2;
+   */
+  requests: bigint;
+
+  /**
+   * Input tokens.
+   *
+   * @generated from field: uint64 input_tokens = 3;
+   */
+  inputTokens: bigint;
+
+  /**
+   * Output tokens.
+   *
+   * @generated from field: uint64 output_tokens = 4;
+   */
+  outputTokens: bigint;
+
+  /**
+   * Cost in micro-USD (requests without a price count 0).
+   *
+   * @generated from field: int64 cost_micro_usd = 5;
+   */
+  costMicroUsd: bigint;
+};
+
+/**
+ * Describes the message switchyard.v1.SpendRow.
+ * Use `create(SpendRowSchema)` to create a new message.
+ */
+export const SpendRowSchema: GenMessage<SpendRow> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_admin_service, 23);
+
+/**
  * BreakerState is a circuit breaker's state.
  *
  * @generated from enum switchyard.v1.BreakerState
@@ -843,6 +984,75 @@ export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState] | Un
  */
 export const BreakerStateSchema: GenEnum<BreakerState> = /*@__PURE__*/
   enumDesc(file_switchyard_v1_admin_service, 0);
+
+/**
+ * SpendDimension is what spend is grouped by.
+ *
+ * @generated from enum switchyard.v1.SpendDimension
+ */
+export const SpendDimension = {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: SPEND_DIMENSION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * API key id.
+   *
+   * @generated from enum value: SPEND_DIMENSION_KEY = 1;
+   */
+  KEY: 1,
+
+  /**
+   * Team.
+   *
+   * @generated from enum value: SPEND_DIMENSION_TEAM = 2;
+   */
+  TEAM: 2,
+
+  /**
+   * Workload.
+   *
+   * @generated from enum value: SPEND_DIMENSION_WORKLOAD = 3;
+   */
+  WORKLOAD: 3,
+
+  /**
+   * Backend that served.
+   *
+   * @generated from enum value: SPEND_DIMENSION_BACKEND = 4;
+   */
+  BACKEND: 4,
+
+  /**
+   * Model that served.
+   *
+   * @generated from enum value: SPEND_DIMENSION_MODEL = 5;
+   */
+  MODEL: 5,
+
+  /**
+   * UTC day, as YYYY-MM-DD (a time series).
+   *
+   * @generated from enum value: SPEND_DIMENSION_DAY = 6;
+   */
+  DAY: 6,
+} as const;
+
+/**
+ * SpendDimension is what spend is grouped by.
+ *
+ * @generated from enum switchyard.v1.SpendDimension
+ */
+export type SpendDimension = (typeof SpendDimension)[keyof typeof SpendDimension] | UnknownEnum;
+
+/**
+ * Describes the enum switchyard.v1.SpendDimension.
+ */
+export const SpendDimensionSchema: GenEnum<SpendDimension> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_admin_service, 1);
 
 /**
  * AdminService manages API keys, shows the running routes, backends and
@@ -934,6 +1144,17 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListAuditEventsRequestSchema;
     output: typeof ListAuditEventsResponseSchema;
+  },
+  /**
+   * GetSpend totals usage and cost from the ledger, grouped and filtered (a
+   * team-admin sees its own team only).
+   *
+   * @generated from rpc switchyard.v1.AdminService.GetSpend
+   */
+  getSpend: {
+    methodKind: "unary";
+    input: typeof GetSpendRequestSchema;
+    output: typeof GetSpendResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_switchyard_v1_admin_service, 0);
