@@ -7,7 +7,7 @@ import { ConfigError } from "./config/config-error.ts";
 import { type LoadedConfig, loadConfigFile } from "./config/load.ts";
 import { watchConfig } from "./config/watch.ts";
 import { startGateway } from "./server/gateway.ts";
-import { createLogger } from "./telemetry/logger.ts";
+import { createLogger, logDestination } from "./telemetry/logger.ts";
 import { setupTelemetry } from "./telemetry/otel-sdk.ts";
 
 const HELP = `switchyard — gRPC-first AI inference gateway
@@ -107,7 +107,7 @@ async function serve(file: string | undefined, portFlag: string | undefined): Pr
       return 2;
     }
   }
-  const logger = createLogger(loaded.config.log.level);
+  const logger = createLogger(loaded.config.log.level, logDestination(loaded.config.log.destination));
   const sdk = setupTelemetry(loaded.config.telemetry, process.env);
   const gateway = await startGateway({
     loaded,

@@ -255,6 +255,8 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+      /** stdout, stderr, or a file path (appended to). */
+      destination: z.string().min(1).default("stdout"),
     })
     .prefault({}),
   backends: z.record(z.string().regex(NAME, nameMessage), backendSchema),

@@ -1,4 +1,4 @@
-import { type Logger, pino } from "pino";
+import { type DestinationStream, type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -8,7 +8,7 @@ export type { Logger };
  * as "[redacted]"); the redact list is a second line of defence for header
  * and key fields that might be logged by mistake.
  */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream | NodeJS.WritableStream): Logger {
   const options = {
     level,
     base: { service: "switchyard" },
@@ -27,4 +27,11 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/** The configured destination: "stdout", "stderr", or a file appended to (created if missing). */
+export function logDestination(where: string): DestinationStream {
+  if (where === "stdout") return pino.destination(1);
+  if (where === "stderr") return pino.destination(2);
+  return pino.destination({ dest: where, mkdir: true, append: true, sync: false });
 }
