@@ -85,6 +85,9 @@ function checkReferences(config: Config): string[] {
   };
   for (const [workload, route] of Object.entries(config.routes)) {
     checkTargets(`routes.${workload}.targets`, route.targets);
+    if (route.budgetDowngrade !== undefined && !Object.hasOwn(config.routes, route.budgetDowngrade)) {
+      problems.push(`routes.${workload}.budgetDowngrade: unknown workload "${route.budgetDowngrade}"`);
+    }
     route.variants.forEach((v, i) => {
       checkTargets(`routes.${workload}.variants[${i}].targets`, v.targets);
     });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { ConfigError } from "../../src/config/config-error.ts";
 import { parseConfig } from "../../src/config/load.ts";
@@ -126,4 +127,27 @@ test("the bundled example config is valid with and without provider keys", async
     ANTHROPIC_API_KEY: "z",
   });
   assert.equal(keyed.disabled.size, 0);
+});
+
+test("the reference in docs/config.md is a valid config", () => {
+  const doc = readFileSync("docs/config.md", "utf8");
+  const start = doc.indexOf("```yaml\nserver:");
+  const yaml = doc.slice(start + "```yaml\n".length, doc.indexOf("```", start + 7));
+  const loaded = parseConfig(yaml, "docs/config.md", {
+    OPENAI_API_KEY: "x",
+    ANTHROPIC_API_KEY: "y",
+    GEMINI_API_KEY: "z",
+  });
+  assert.deepEqual(Object.keys(loaded.config.routes), ["chat", "chat-economy"]);
+  assert.equal(loaded.config.routes.chat?.variants[0]?.name, "long-context");
+});
+
+test("budgetDowngrade must name a workload", () => {
+  const found = problems(
+    base("      - { backend: echo, model: m }\n").replace(
+      "  chat:\n",
+      "  chat:\n    budgetDowngrade: cheap\n",
+    ),
+  );
+  assert.deepEqual(found, ['routes.chat.budgetDowngrade: unknown workload "cheap"']);
 });
