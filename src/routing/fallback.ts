@@ -148,6 +148,9 @@ export async function* attemptLoop<E>(
 
 type Budget = { attempt: number; firstEventMs: number; idleMs: number };
 
+/** One shared abort reason: creating a DOMException per abort is costly on the hot path. */
+const ABANDONED = new Error("upstream attempt abandoned");
+
 /** One attempt; returns "success", or the failure when another attempt may follow. */
 async function* runAttempt<E>(
   ctx: RequestContext,
@@ -183,6 +186,7 @@ async function* runAttempt<E>(
   };
   let committed = false;
   let ended = false;
+  let succeeded = false;
   const end = (outcome: "success" | "failed" | "failed_after_commit", failure?: UpstreamError) => {
     record(ctx, target, started, outcome, failure);
     observer.end(outcome, failure);
@@ -212,6 +216,7 @@ async function* runAttempt<E>(
       clearTimeout(timer);
     }
     end("success");
+    succeeded = true;
     ctx.decision.servedBy = { backend: backend.name, model: target.model, provider: backend.type };
     return "success";
   } catch (error) {
@@ -242,7 +247,9 @@ async function* runAttempt<E>(
     return failure;
   } finally {
     clearTimeout(timer);
-    attemptTimeout.abort(); // an abandoned attempt (caller gone) must not keep its upstream open
+    // An abandoned attempt (caller gone, timed out) must not keep its upstream open. A finished one
+    // needs no abort: skipping it saves a DOMException per request on the hot path.
+    if (!succeeded) attemptTimeout.abort(ABANDONED);
     if (!ended)
       end(
         committed ? "failed_after_commit" : "failed",

@@ -22,6 +22,7 @@ import { inferenceService } from "../api/inference-service.ts";
 import type { CompiledConfig } from "../config/compile.ts";
 import { ConfigHolder } from "../config/holder.ts";
 import type { LoadedConfig } from "../config/load.ts";
+import { pipelineAccess } from "../facade/openai/access.ts";
 import { openAIFacade } from "../facade/openai/facade.ts";
 import { createLimitStores, type LimitStoresConfig } from "../limits/create-limit-stores.ts";
 import { LedgerWriter } from "../metering/ledger-writer.ts";
@@ -145,6 +146,7 @@ export async function startGateway(options: {
     logger,
     telemetry,
     maxRequestBytes: config.current.loaded.config.server.limits.maxRequestBytes,
+    ...pipelineAccess(pipeline), // authenticate first; /v1/models shows what the key allows
   });
   const descriptors = new DescriptorIndex(
     [
@@ -159,7 +161,8 @@ export async function startGateway(options: {
   );
 
   let active = 0;
-  const idle = new EventTarget();
+  // Who waits for "no request in flight" (only a draining shutdown): a plain list, no Event per request.
+  const idleWaiters: (() => void)[] = [];
   const routes = (router: ConnectRouter) => {
     router.service(
       InferenceService,
@@ -206,7 +209,7 @@ export async function startGateway(options: {
       active++;
       res.once("close", () => {
         active--;
-        if (active === 0) idle.dispatchEvent(new Event("idle"));
+        if (active === 0 && idleWaiters.length > 0) for (const wake of idleWaiters.splice(0)) wake();
       });
       if (req.url?.startsWith("/v1/")) {
         openai(req, res); // the OpenAI-compatible REST facade
@@ -231,7 +234,7 @@ export async function startGateway(options: {
         health,
         listener,
         inFlight: () => active,
-        idle,
+        onIdle: (wake: () => void) => idleWaiters.push(wake),
         force: () => forceSignal.abort(),
         release: async () => {
           healthChecks.stop();

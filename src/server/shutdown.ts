@@ -15,7 +15,8 @@ export async function drain(options: {
   health: HealthStatus;
   listener: Listener;
   inFlight: () => number;
-  idle: EventTarget;
+  /** Registers a callback for the moment no request is in flight. */
+  onIdle: (wake: () => void) => void;
   force: () => void;
   release: () => Promise<void>;
 }): Promise<{ forced: boolean }> {
@@ -31,7 +32,7 @@ export async function drain(options: {
   let timer: NodeJS.Timeout | undefined;
   const drained = new Promise<boolean>((resolve) => {
     if (options.inFlight() === 0) resolve(false);
-    options.idle.addEventListener("idle", () => resolve(false), { once: true });
+    options.onIdle(() => resolve(false));
   });
   const graceOver = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(true), options.graceMs);
