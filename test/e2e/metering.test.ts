@@ -61,7 +61,11 @@ describe("usage ledger: exactly one record per request that reached an upstream"
       c.serverStream(
         M.generateStream,
         { workload: "chat", messages: [user("q")] },
-        { onMessage: (m) => m.event.case === "textDelta" && (delivered += m.event.value.text) },
+        {
+          onMessage: (m) => {
+            if (m.event.case === "textDelta") delivered += m.event.value.text;
+          },
+        },
       ),
     );
     c.close();
