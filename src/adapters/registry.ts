@@ -19,6 +19,7 @@ export function createAdapter(name: string, config: BackendConfig, env: NodeJS.P
         name,
         baseUrl: config.baseUrl,
         apiKey: secretOf(config.apiKey, env),
+        quirks: config.quirks,
         maxTokensField: config.maxTokensField,
         connections: config.connections,
         connectTimeoutMs: config.connectTimeoutMs,

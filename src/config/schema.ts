@@ -65,8 +65,13 @@ const openaiBackend = z.strictObject({
   baseUrl: z.url({ protocol: /^https?$/ }),
   /** Secret by reference only: "${OPENAI_API_KEY}". */
   apiKey: z.string().optional(),
-  /** OpenAI's newer name for the output cap; most compatible servers know only max_tokens. */
-  maxTokensField: z.enum(["max_tokens", "max_completion_tokens"]).default("max_tokens"),
+  /**
+   * Which name the output cap is sent under. Unset: the quirk profile decides (openai: max_completion_tokens
+   * for o-series / gpt-5 reasoning models, max_tokens otherwise; every other profile: max_tokens).
+   */
+  maxTokensField: z.enum(["max_tokens", "max_completion_tokens"]).optional(),
+  /** Which server's dialect of the API to speak (src/adapters/openai/quirks.ts). */
+  quirks: z.enum(["openai", "vllm", "ollama", "llama-server", "mistral"]).default("openai"),
   /** Most concurrent connections to this backend. */
   connections: z.number().int().min(1).max(4096).default(64),
   connectTimeoutMs: ms(5000),

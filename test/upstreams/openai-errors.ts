@@ -36,11 +36,15 @@ export function isErrorFixtureName(name: string): name is OpenAIErrorFixtureName
   return (OPENAI_ERROR_FIXTURES as readonly string[]).includes(name);
 }
 
-/** Reads `test/fixtures/openai/<name>.http`: status line, headers, blank line, body bytes. */
-export function loadHttpFixture(name: string): HttpFixture {
-  const cached = cache.get(name);
+/**
+ * Reads `test/fixtures/openai/<name>.http` (or `<name>.http` under `dir`): status line, headers, blank line,
+ * body bytes.
+ */
+export function loadHttpFixture(name: string, dir: URL = FIXTURE_DIR): HttpFixture {
+  const key = new URL(`${name}.http`, dir).href;
+  const cached = cache.get(key);
   if (cached) return cached;
-  const raw = readFileSync(new URL(`${name}.http`, FIXTURE_DIR));
+  const raw = readFileSync(new URL(`${name}.http`, dir));
   const crlf = raw.indexOf("\r\n\r\n");
   const lf = raw.indexOf("\n\n");
   const [headEnd, sepLen] = crlf !== -1 && (lf === -1 || crlf < lf) ? [crlf, 4] : [lf, 2];
@@ -54,7 +58,7 @@ export function loadHttpFixture(name: string): HttpFixture {
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   const fixture = { status, headers, body: raw.subarray(headEnd + sepLen) };
-  cache.set(name, fixture);
+  cache.set(key, fixture);
   return fixture;
 }
 

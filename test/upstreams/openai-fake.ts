@@ -1,11 +1,28 @@
 // A faithful, scriptable fake of api.openai.com (chat completions, embeddings, models) on a loopback port.
 // Wire shapes: openai-wire.ts; admission checks: openai-http.ts; error bodies: openai-errors.ts and
-// test/fixtures/openai/*.http; SSE writer: sse.ts.
+// test/fixtures/openai/*.http; SSE writer: sse.ts. With `dialect`, it speaks like Mistral (openai-mistral.ts:
+// request checks, error bodies from test/fixtures/mistral/), Ollama's /v1 or llama-server instead
+// (openai-dialects.ts: response shapes).
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import {
+  COMPAT_STYLES,
+  compatCompletion,
+  compatStreamEvents,
+  completionId,
+  dialectHeaders,
+  type OpenAIDialect,
+  toolCallIdMaker,
+} from "./openai-dialects.ts";
 import { errorResponse, isErrorFixtureName, openAIErrorBody } from "./openai-errors.ts";
 import { admit, isObject, type Json, readBody, routeOf, send, sendError } from "./openai-http.ts";
+import {
+  isMistralFixtureName,
+  mistralEmbeddings,
+  mistralErrorResponse,
+  mistralRejection,
+} from "./openai-mistral.ts";
 import {
   chatCompletion,
   chatStreamEvents,
@@ -13,7 +30,6 @@ import {
   embeddingsResponse,
   MODELS,
   planChat,
-  randomAlnum,
   successHeaders,
 } from "./openai-wire.ts";
 import { sleep, writeSse } from "./sse.ts";
@@ -24,8 +40,11 @@ export type ChatScript = {
   text?: string;
   /** Explicit content deltas for streaming (default: text split into words keeping spaces). */
   chunks?: string[];
-  /** Streamed as deltas by index; arguments in 2+ pieces. */
-  toolCalls?: { id: string; name: string; arguments: string }[];
+  /**
+   * Streamed as deltas by index; arguments in 2+ pieces (one piece in the Mistral dialect). Without an id,
+   * the fake makes one the way the dialect's server does (`call_…`, or 9 alphanumerics for Mistral).
+   */
+  toolCalls?: { id?: string; name: string; arguments: string }[];
   /** Default "stop", or "tool_calls" when toolCalls are given. */
   finishReason?: string;
   /** Default: prompt_tokens = words in the messages, completion_tokens = content deltas + argument pieces. */
@@ -47,7 +66,10 @@ export type ErrorScript = {
   status: number;
   /** Sent instead of the fixture's body: strings and bytes as-is, anything else as OpenAI-style JSON. */
   body?: unknown;
-  /** A name from OPENAI_ERROR_FIXTURES (openai-errors.ts); default: the fixture for `status`, if any. */
+  /**
+   * A name from OPENAI_ERROR_FIXTURES (openai-errors.ts), or MISTRAL_ERROR_FIXTURES (openai-mistral.ts) in
+   * the Mistral dialect; default: the fixture for `status`, if any.
+   */
   fixture?: string;
   /** Added to (and overriding) the fixture's recorded headers. */
   headers?: Record<string, string>;
@@ -86,10 +108,11 @@ export interface OpenAIFake {
   close(): Promise<void>;
 }
 
-function checkScript(script: Script): void {
-  if (script.kind === "error" && script.fixture !== undefined && !isErrorFixtureName(script.fixture)) {
-    throw new Error(`unknown OpenAI error fixture: ${script.fixture}`);
-  }
+function checkScript(script: Script, dialect: OpenAIDialect): void {
+  if (script.kind !== "error" || script.fixture === undefined) return;
+  const known =
+    dialect === "mistral" ? isMistralFixtureName(script.fixture) : isErrorFixtureName(script.fixture);
+  if (!known) throw new Error(`unknown ${dialect} error fixture: ${script.fixture}`);
 }
 
 /** One request in flight: its record, an abort signal that fires when the response closes, its clock. */
@@ -103,9 +126,19 @@ type Exchange = {
   markCut(): void;
 };
 
-function sendJson(ex: Exchange, value: unknown, extra: Record<string, string> = {}): void {
-  const headers = { ...successHeaders("application/json", ex.startedAt), ...extra };
-  send(ex.res, 200, headers, JSON.stringify(value, null, 2));
+function headersFor(dialect: OpenAIDialect, contentType: string, startedAt: number): Record<string, string> {
+  return dialect === "openai" ? successHeaders(contentType, startedAt) : dialectHeaders(dialect, contentType);
+}
+
+function sendJson(
+  ex: Exchange,
+  value: unknown,
+  extra: Record<string, string> = {},
+  dialect: OpenAIDialect = "openai",
+): void {
+  const headers = { ...headersFor(dialect, "application/json", ex.startedAt), ...extra };
+  // api.openai.com pretty-prints; the others send compact JSON.
+  send(ex.res, 200, headers, dialect === "openai" ? JSON.stringify(value, null, 2) : JSON.stringify(value));
 }
 
 function serveModel(ex: Exchange, id: string): void {
@@ -123,7 +156,14 @@ function serveModel(ex: Exchange, id: string): void {
   sendError(ex.res, 404, body);
 }
 
-export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Promise<OpenAIFake> {
+export type OpenAIFakeOptions = {
+  requireApiKey?: string;
+  /** Which server to imitate (default "openai"); see openai-dialects.ts. */
+  dialect?: OpenAIDialect;
+};
+
+export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> {
+  const dialect = opts.dialect ?? "openai";
   const requests: RecordedRequest[] = [];
   const served = { requests: 0, completionTokens: 0, promptTokens: 0, streamsCompleted: 0, aborts: 0 };
   const queue: Script[] = [];
@@ -201,7 +241,11 @@ export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Pr
       return;
     }
     const route = routeOf(rec.method, pathname);
-    if (!admit(res, req, route, parsed, opts.requireApiKey) || route === undefined) return;
+    if (dialect === "mistral") {
+      const rejection = mistralRejection(req, route, parsed, opts.requireApiKey);
+      if (rejection) return send(res, rejection.status, rejection.headers, rejection.body);
+    } else if (!admit(res, req, route, parsed, opts.requireApiKey)) return;
+    if (route === undefined) return;
 
     const script = nextScript(rec) ?? (route === "embeddings" ? { kind: "embedding" } : {});
     if (script.kind === "reset") {
@@ -213,6 +257,10 @@ export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Pr
     const delayMs = script.kind === "embedding" ? 0 : (script.delayMs ?? 0);
     if (!(await sleep(delayMs, ex.signal))) return;
     if (script.kind === "error") {
+      if (dialect === "mistral") {
+        const error = mistralErrorResponse(script);
+        return send(res, error.status, error.headers, error.body);
+      }
       const error = errorResponse(script);
       return sendError(res, error.status, error.body, error.headers);
     }
@@ -221,28 +269,45 @@ export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Pr
     if (route === "model") return serveModel(ex, decodeURIComponent(pathname.slice("/v1/models/".length)));
     if (route === "embeddings") {
       const embedding = script.kind === "embedding" ? script : { kind: "embedding" as const };
-      const response = embeddingsResponse(embedding, body, embeddingInputs(body.input) ?? []);
+      const response =
+        dialect === "mistral"
+          ? mistralEmbeddings(embedding, body)
+          : embeddingsResponse(
+              embedding,
+              dialect === "ollama" ? floatOnly(body) : body,
+              embeddingInputs(body.input) ?? [],
+            );
       served.promptTokens += response.usage.prompt_tokens;
-      return sendJson(ex, response);
+      return sendJson(ex, response, {}, dialect);
     }
     return serveChat(ex, script.kind === "embedding" ? {} : script, body);
   }
 
   async function serveChat(ex: Exchange, script: ChatScript, body: Json): Promise<void> {
-    const plan = planChat(script, body);
-    const id = `chatcmpl-${randomAlnum(29)}`;
+    const toolCallId = toolCallIdMaker(dialect);
+    const plan = planChat(script, body, {
+      ...(toolCallId ? { toolCallId } : {}),
+      wholeArguments: dialect === "mistral" || dialect === "ollama",
+    });
+    const id = completionId(dialect);
     const created = Math.floor(Date.now() / 1000);
+    const style = dialect === "openai" ? undefined : COMPAT_STYLES[dialect];
     if (body.stream !== true) {
       served.promptTokens += plan.usage.prompt_tokens;
       served.completionTokens += plan.usage.completion_tokens;
-      return sendJson(ex, chatCompletion(plan, id, created), script.headers);
+      const completion = style
+        ? compatCompletion(plan, id, created, style, dialect)
+        : chatCompletion(plan, id, created);
+      return sendJson(ex, completion, script.headers, dialect);
     }
     const streamOptions = isObject(body.stream_options) ? body.stream_options : {};
-    const events = chatStreamEvents(plan, id, created, {
-      includeUsage: streamOptions.include_usage === true,
-      obfuscation: streamOptions.include_obfuscation !== false,
-    });
-    const headers = successHeaders("text/event-stream; charset=utf-8", ex.startedAt);
+    const events = style
+      ? compatStreamEvents(plan, id, created, style, dialect)
+      : chatStreamEvents(plan, id, created, {
+          includeUsage: streamOptions.include_usage === true,
+          obfuscation: streamOptions.include_obfuscation !== false,
+        });
+    const headers = headersFor(dialect, "text/event-stream; charset=utf-8", ex.startedAt);
     ex.res.writeHead(200, { ...headers, ...script.headers });
     ex.res.flushHeaders();
     served.promptTokens += plan.usage.prompt_tokens;
@@ -288,14 +353,14 @@ export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Pr
     requests,
     served,
     enqueue(...scripts) {
-      for (const script of scripts) checkScript(script);
+      for (const script of scripts) checkScript(script, dialect);
       queue.push(...scripts);
     },
     setHealth(status) {
       healthStatus = status;
     },
     setDefault(script) {
-      if (typeof script !== "function") checkScript(script);
+      if (typeof script !== "function") checkScript(script, dialect);
       fallback = script;
     },
     waitForRequests: (n) => waitFor(() => requests.length >= n),
@@ -308,4 +373,10 @@ export async function startOpenAIFake(opts: { requireApiKey?: string } = {}): Pr
       await Promise.all([...closed, new Promise<void>((resolve) => server.close(() => resolve()))]);
     },
   };
+}
+
+/** Ollama's /v1/embeddings answers floats whatever `encoding_format` asks. */
+function floatOnly(body: Json): Json {
+  const { encoding_format: _ignored, ...rest } = body;
+  return rest;
 }

@@ -88,8 +88,26 @@ export function splitArguments(args: string): string[] {
   return pieces;
 }
 
-export function planChat(script: ChatScript, body: Json): ChatPlan {
-  const toolCalls = (script.toolCalls ?? []).map((t) => ({ ...t, pieces: splitArguments(t.arguments) }));
+/** An id the way api.openai.com makes them: `call_` and 24 alphanumerics. */
+export function openAIToolCallId(): string {
+  return `call_${randomAlnum(24)}`;
+}
+
+export type PlanOptions = {
+  /** Id for a scripted tool call that names none. */
+  toolCallId?: () => string;
+  /** Stream each tool call's arguments in one delta (Mistral) instead of fragments. */
+  wholeArguments?: boolean;
+};
+
+export function planChat(script: ChatScript, body: Json, opts: PlanOptions = {}): ChatPlan {
+  const newId = opts.toolCallId ?? openAIToolCallId;
+  const toolCalls = (script.toolCalls ?? []).map((t) => ({
+    id: t.id ?? newId(),
+    name: t.name,
+    arguments: t.arguments,
+    pieces: opts.wholeArguments ? (t.arguments === "" ? [] : [t.arguments]) : splitArguments(t.arguments),
+  }));
   const chunks = script.chunks ?? (script.text === undefined && toolCalls.length > 0 ? [] : null);
   const text = chunks ? chunks.join("") : (script.text ?? DEFAULT_TEXT);
   const content = text === "" && toolCalls.length > 0 && script.text === undefined ? null : text;

@@ -1,42 +1,104 @@
-import { UpstreamError } from "../../errors/upstream-error.ts";
+import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-error.ts";
 import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
 import type { HttpResponse } from "../../upstream/http-pool.ts";
+import { describeRateLimit, parseRateLimitHeaders, resetHintMs } from "./rate-limit.ts";
 
 const MAX_ERROR_BODY = 64 * 1024;
 
+/** What an error body said, whichever compatible server wrote it. */
+export type ErrorDetail = { type: string; code: string; message: string };
+
 /**
- * Reads an OpenAI-style error response ({"error": {message, type, code}}) into
- * an UpstreamError. The provider's message is kept for the operator's logs;
- * it is bounded and never includes our request (so no secret or prompt).
+ * Reads the error bodies OpenAI-compatible servers send:
+ * - OpenAI, Ollama, llama-server, newer vLLM: `{"error": {message, type, code}}` (code may be a number);
+ * - Mistral, older vLLM: `{"object": "error", message, type, param, code}`, where a 422's `message` can be
+ *   a validation object `{"detail": [...]}`, a JSON string of one, or the `detail` array itself;
+ * - FastAPI/pydantic validation and gateways in front: `{"detail": [...] | "..."}`, `{"message": "..."}`.
+ * Validation entries are shown as `loc: msg`, never with their `input` (that may be the prompt).
+ */
+export function parseErrorBody(text: string): ErrorDetail {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { type: "", code: "", message: "" }; // a proxy's HTML page, say: the status alone classifies it
+  }
+  if (!isRecord(parsed)) return { type: "", code: "", message: "" };
+  const inner = isRecord(parsed.error) ? parsed.error : parsed;
+  return {
+    type: scalar(inner.type),
+    code: scalar(inner.code),
+    message: messageOf(inner.message) || messageOf(parsed.detail) || scalar(parsed.error),
+  };
+}
+
+function messageOf(value: unknown): string {
+  if (typeof value === "string") {
+    // Some Mistral 422s carry the validation object serialized as a string.
+    if (value.startsWith("{") || value.startsWith("[")) {
+      try {
+        return messageOf(JSON.parse(value)) || value;
+      } catch {
+        return value;
+      }
+    }
+    return value;
+  }
+  if (Array.isArray(value)) return value.map(validationEntry).filter(Boolean).join("; ");
+  if (isRecord(value)) return messageOf(value.detail) || scalar(value.message);
+  return "";
+}
+
+function validationEntry(entry: unknown): string {
+  if (!isRecord(entry)) return typeof entry === "string" ? entry : "";
+  const loc = Array.isArray(entry.loc) ? entry.loc.map(String).join(".") : "";
+  const msg = scalar(entry.msg);
+  return loc && msg ? `${loc}: ${msg}` : msg || loc;
+}
+
+function scalar(value: unknown): string {
+  return typeof value === "string" || typeof value === "number" ? String(value) : "";
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Status table, refined by what the body says. */
+export function kindOf(status: number, detail: ErrorDetail): UpstreamErrorKind {
+  const kind = kindForHttpStatus(status);
+  if (status !== 429) return kind;
+  // insufficient_quota is a billing problem of the gateway's account, not a transient limit.
+  if (detail.code === "insufficient_quota" || detail.type === "insufficient_quota") return "auth";
+  // Mistral answers 429 when a model's shared capacity (not our allowance) is exhausted.
+  if (/service_tier_capacity|capacity exceeded/i.test(`${detail.type} ${detail.message}`))
+    return "overloaded";
+  return kind;
+}
+
+/**
+ * Reads an error response into an UpstreamError. The provider's message is kept for the operator's logs;
+ * it is bounded and never includes our request (so no secret or prompt). A 429 without `retry-after` takes
+ * its wait from the rate-limit reset headers, and its message names what is left.
  */
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
-  const text = await readBounded(response);
-  let type = "";
-  let code = "";
-  let message = "";
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: string; type?: string; code?: string | null } };
-    type = parsed.error?.type ?? "";
-    code = parsed.error?.code ?? "";
-    message = parsed.error?.message ?? "";
-  } catch {
-    // Not JSON (a proxy's HTML page, say): the status alone classifies it.
-  }
-  let kind = kindForHttpStatus(response.status);
-  // insufficient_quota is a billing problem of the gateway's account, not a transient limit.
-  if (response.status === 429 && (code === "insufficient_quota" || type === "insufficient_quota"))
-    kind = "auth";
+  const detail = parseErrorBody(await readBounded(response));
+  const kind = kindOf(response.status, detail);
   // Auth errors can quote part of our key ("Incorrect API key provided: sk-ab***"): keep only the code.
-  const shown = kind === "auth" ? "" : message.slice(0, 200);
-  const detail = [code || type, shown].filter(Boolean).join(": ");
-  return new UpstreamError(
-    kind,
-    `${backend} answered HTTP ${response.status}${detail ? ` (${detail})` : ""}`,
-    {
-      status: response.status,
-      retryAfterMs: parseRetryAfter(response.headers),
-    },
-  );
+  const shown = kind === "auth" ? "" : detail.message.slice(0, 200);
+  const said = [detail.code || detail.type, shown].filter(Boolean).join(": ");
+  let retryAfterMs = parseRetryAfter(response.headers);
+  let limits = "";
+  if (kind === "rate_limited") {
+    const state = parseRateLimitHeaders(response.headers);
+    retryAfterMs ??= resetHintMs(state);
+    limits = describeRateLimit(state);
+  }
+  const message =
+    `${backend} answered HTTP ${response.status}` +
+    (said ? ` (${said})` : "") +
+    (limits ? ` [rate limit: ${limits}]` : "");
+  return new UpstreamError(kind, message, { status: response.status, retryAfterMs });
 }
 
 async function readBounded(response: HttpResponse): Promise<string> {
@@ -54,4 +116,19 @@ async function readBounded(response: HttpResponse): Promise<string> {
     response.body.destroy();
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * An error event inside a stream (`{"error": {...}}`, or vLLM's and Mistral's `{"object": "error", ...}`).
+ * A numeric code that is an HTTP status classifies it; otherwise the stream failed upstream.
+ */
+export function midStreamError(backend: string, chunk: Record<string, unknown>, afterFirstToken: boolean) {
+  const detail = parseErrorBody(JSON.stringify(chunk));
+  const status = Number(detail.code);
+  const kind =
+    Number.isInteger(status) && status >= 400 && status < 600 ? kindOf(status, detail) : "unavailable";
+  const said = kind === "auth" ? detail.code : detail.message.slice(0, 200);
+  return new UpstreamError(kind, `${backend} sent an error mid-stream${said ? ` (${said})` : ""}`, {
+    afterFirstToken,
+  });
 }

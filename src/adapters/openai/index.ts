@@ -12,93 +12,110 @@ import type {
   GenerateInput,
   GenerateOutput,
 } from "../adapter.ts";
-import { errorFromResponse } from "./errors.ts";
-import { eventsOfChunk, fromCompletion, toChatRequest, type WireCompletion } from "./translate.ts";
+import { fromEmbeddings, toEmbeddingsRequest } from "./embeddings.ts";
+import { errorFromResponse, midStreamError } from "./errors.ts";
+import { type MaxTokensField, QUIRKS, type QuirkProfile, type QuirkProfileName } from "./quirks.ts";
+import {
+  type ChatRequestOptions,
+  eventsOfChunk,
+  fromCompletion,
+  toChatRequest,
+  type WireCompletion,
+} from "./translate.ts";
+
+export { QUIRK_PROFILES, QUIRKS, type QuirkProfileName } from "./quirks.ts";
 
 export type OpenAIAdapterOptions = {
   name: string;
   baseUrl: string;
   apiKey: Secret | undefined;
-  maxTokensField: "max_tokens" | "max_completion_tokens";
+  /** Which server's dialect to speak (quirks.ts); default "openai". */
+  quirks?: QuirkProfileName | undefined;
+  /** Output-cap field; when absent the profile decides (openai: by model, others: max_tokens). */
+  maxTokensField?: MaxTokensField | undefined;
   connections: number;
   connectTimeoutMs: number;
   /** Path on the server's origin answering 200 when ready (vLLM, llama-server: /health). */
   healthPath: string | undefined;
 };
 
-/** Any OpenAI-compatible Chat Completions / Embeddings server. */
+/**
+ * Any OpenAI-compatible Chat Completions / Embeddings server: api.openai.com, vLLM, Ollama's /v1,
+ * llama.cpp's llama-server, Mistral's La Plateforme. Their differences are one row of quirks.ts each.
+ */
 export class OpenAIAdapter implements Adapter {
   readonly #options: OpenAIAdapterOptions;
+  readonly #profile: QuirkProfile;
   readonly #pool: HttpPool;
 
   constructor(options: OpenAIAdapterOptions) {
     this.#options = options;
+    this.#profile = QUIRKS[options.quirks ?? "openai"];
     this.#pool = new HttpPool(options);
   }
 
+  #request(): ChatRequestOptions {
+    return { profile: this.#profile, maxTokensField: this.#options.maxTokensField };
+  }
+
   async generate(input: GenerateInput, call: AdapterCall): Promise<GenerateOutput> {
-    const response = await this.#post("/chat/completions", toChatRequest(input, false, this.#options), call);
+    const response = await this.#post(
+      "/chat/completions",
+      toChatRequest(input, false, this.#request()),
+      call,
+    );
     const wire = (await readJson(this.#options.name, response, call.signal)) as WireCompletion;
     return fromCompletion(wire, input.model);
   }
 
   async *stream(input: GenerateInput, call: AdapterCall): AsyncGenerator<AdapterEvent> {
-    const response = await this.#post("/chat/completions", toChatRequest(input, true, this.#options), call);
+    const name = this.#options.name;
+    const response = await this.#post("/chat/completions", toChatRequest(input, true, this.#request()), call);
     let done = false;
+    let produced = false;
     try {
       for await (const event of parseSse(response.body)) {
         if (event.data === "[DONE]") {
           done = true;
           break;
         }
-        let chunk: WireCompletion & { error?: { message?: string } };
+        let chunk: WireCompletion & { error?: unknown; object?: unknown };
         try {
           chunk = JSON.parse(event.data) as typeof chunk;
         } catch {
-          throw new UpstreamError("protocol", `${this.#options.name} sent an SSE event that is not JSON`);
+          throw new UpstreamError("protocol", `${name} sent an SSE event that is not JSON`);
         }
-        if (chunk.error) {
-          throw new UpstreamError("unavailable", `${this.#options.name} sent an error mid-stream`);
+        if (chunk === null || typeof chunk !== "object") {
+          throw new UpstreamError("protocol", `${name} sent an SSE event that is not a JSON object`);
         }
-        yield* eventsOfChunk(chunk);
+        if (chunk.error !== undefined || chunk.object === "error")
+          throw midStreamError(name, chunk, produced);
+        for (const out of eventsOfChunk(chunk)) {
+          if (out.type === "text" || out.type === "tool_call") produced = true;
+          yield out;
+        }
       }
     } catch (error) {
-      throw classifyNetworkError(error, call.signal);
+      const upstream = classifyNetworkError(error, call.signal);
+      if (produced) upstream.afterFirstToken = true;
+      throw upstream;
     } finally {
       response.body.destroy(); // release the socket whether we finished, failed or were abandoned
     }
-    if (!done) throw new UpstreamError("unavailable", `${this.#options.name} stream ended without [DONE]`);
+    if (!done) {
+      throw new UpstreamError("unavailable", `${name} stream ended without [DONE]`, {
+        afterFirstToken: produced,
+      });
+    }
   }
 
   async embed(input: EmbedInput, call: AdapterCall): Promise<EmbedOutput> {
-    const body: Record<string, unknown> = {
-      model: input.model,
-      input: input.inputs,
-      encoding_format: "float",
-    };
-    if (input.dimensions !== undefined) body.dimensions = input.dimensions;
-    const response = await this.#post("/embeddings", body, call);
-    const wire = (await readJson(this.#options.name, response, call.signal)) as {
-      model?: string;
-      data?: { index?: number; embedding?: number[] }[];
-      usage?: { prompt_tokens?: number };
-    };
-    const data = [...(wire.data ?? [])].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
-    if (data.length !== input.inputs.length || data.some((d) => !Array.isArray(d.embedding))) {
-      throw new UpstreamError(
-        "protocol",
-        `${this.#options.name} returned ${data.length} embeddings for ${input.inputs.length} inputs`,
-      );
-    }
-    const vectors = data.map((d) => Float32Array.from(d.embedding as number[]));
-    const prompt = wire.usage?.prompt_tokens;
-    return {
-      vectors,
-      model: wire.model ?? input.model,
-      ...(typeof prompt === "number"
-        ? { usage: { inputTokens: prompt, outputTokens: 0, cachedInputTokens: 0 } }
-        : {}),
-    };
+    const response = await this.#post("/embeddings", toEmbeddingsRequest(input, this.#profile), call);
+    return fromEmbeddings(
+      this.#options.name,
+      await readJson(this.#options.name, response, call.signal),
+      input,
+    );
   }
 
   async health(call: AdapterCall): Promise<boolean> {
@@ -123,11 +140,11 @@ export class OpenAIAdapter implements Adapter {
     return this.#pool.close();
   }
 
-  async #post(path: string, body: unknown, call: AdapterCall): Promise<HttpResponse> {
+  async #post(path: string, body: Record<string, unknown>, call: AdapterCall): Promise<HttpResponse> {
     const headers: Record<string, string> = {
       ...call.headers,
       "content-type": "application/json",
-      accept: "application/json",
+      accept: body.stream === true ? "text/event-stream" : "application/json",
     };
     const key = this.#options.apiKey;
     if (key) headers.authorization = `Bearer ${key.reveal()}`;

@@ -7,6 +7,8 @@ import type {
   TokenUsage,
   ToolCall,
 } from "../adapter.ts";
+import { type MaxTokensField, maxTokensFieldFor, type QuirkProfile } from "./quirks.ts";
+import { alnum9ToolIds } from "./tool-ids.ts";
 
 /** Wire shapes of OpenAI's Chat Completions API, as much as we read. */
 type WireToolCall = {
@@ -27,16 +29,28 @@ type WireChoice = {
 };
 export type WireCompletion = { model?: string; choices?: WireChoice[]; usage?: WireUsage | null };
 
-export type ChatRequestOptions = { maxTokensField: "max_tokens" | "max_completion_tokens" };
+export type ChatRequestOptions = {
+  profile: QuirkProfile;
+  /** The backend's configured output-cap field; the profile's default applies when absent. */
+  maxTokensField?: MaxTokensField | undefined;
+};
 
+/** The Chat Completions request body, shaped by the server's quirk profile. */
 export function toChatRequest(input: GenerateInput, stream: boolean, options: ChatRequestOptions) {
-  const body: Record<string, unknown> = { model: input.model, messages: input.messages.map(toWireMessage) };
+  const { profile } = options;
+  const toolId = profile.toolCallIds === "alnum9" ? alnum9ToolIds(input.messages) : (id: string) => id;
+  const body: Record<string, unknown> = {
+    model: input.model,
+    messages: input.messages.map((m) => toWireMessage(m, profile, toolId)),
+  };
   const s = input.sampling;
-  if (s.maxOutputTokens !== undefined) body[options.maxTokensField] = s.maxOutputTokens;
+  if (s.maxOutputTokens !== undefined) {
+    body[maxTokensFieldFor(profile, options.maxTokensField, input.model)] = s.maxOutputTokens;
+  }
   if (s.temperature !== undefined) body.temperature = s.temperature;
   if (s.topP !== undefined) body.top_p = s.topP;
   if (s.stop !== undefined && s.stop.length > 0) body.stop = s.stop;
-  if (s.seed !== undefined) body.seed = s.seed;
+  if (s.seed !== undefined) body[profile.seedField] = s.seed;
   if (input.tools.length > 0) {
     body.tools = input.tools.map((t) => ({
       type: "function",
@@ -48,11 +62,10 @@ export function toChatRequest(input: GenerateInput, stream: boolean, options: Ch
       },
     }));
   }
-  if (input.toolChoice !== undefined) {
-    body.tool_choice =
-      "mode" in input.toolChoice
-        ? input.toolChoice.mode
-        : { type: "function", function: { name: input.toolChoice.function } };
+  const choice = input.toolChoice;
+  if (choice !== undefined) {
+    if (!("mode" in choice)) body.tool_choice = { type: "function", function: { name: choice.function } };
+    else body.tool_choice = choice.mode === "required" ? profile.toolChoiceRequired : choice.mode;
   }
   const format = input.responseFormat;
   if (format?.type === "json_object") body.response_format = { type: "json_object" };
@@ -62,21 +75,25 @@ export function toChatRequest(input: GenerateInput, stream: boolean, options: Ch
       json_schema: { name: format.name, schema: format.schema, strict: format.strict },
     };
   }
-  if (input.endUserId) body.user = input.endUserId;
+  if (input.endUserId && profile.sendUser) body.user = input.endUserId;
   if (stream) {
     body.stream = true;
-    body.stream_options = { include_usage: true };
+    if (profile.streamUsageOption) body.stream_options = { include_usage: true };
   }
   return body;
 }
 
-function toWireMessage(m: ChatMessage): Record<string, unknown> {
+function toWireMessage(
+  m: ChatMessage,
+  profile: QuirkProfile,
+  toolId: (id: string) => string,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { role: m.role, content: m.content };
-  if (m.name) out.name = m.name;
-  if (m.role === "tool" && m.toolCallId) out.tool_call_id = m.toolCallId;
+  if (m.name && (m.role === "tool" || profile.participantNames)) out.name = m.name;
+  if (m.role === "tool" && m.toolCallId) out.tool_call_id = toolId(m.toolCallId);
   if (m.toolCalls && m.toolCalls.length > 0) {
     out.tool_calls = m.toolCalls.map((c) => ({
-      id: c.id,
+      id: toolId(c.id),
       type: "function",
       function: { name: c.name, arguments: c.arguments },
     }));
@@ -90,6 +107,7 @@ export function finishReasonOf(reason: string | null | undefined): FinishReason 
     case "stop":
       return "stop";
     case "length":
+    case "model_length": // Mistral: the model's context is full
       return "length";
     case "tool_calls":
     case "function_call":
