@@ -1,8 +1,7 @@
 import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-error.ts";
 import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
+import { readErrorBody } from "../../upstream/http-body.ts";
 import type { HttpResponse } from "../../upstream/http-pool.ts";
-
-const MAX_ERROR_BODY = 64 * 1024;
 
 /** Anthropic's `error.type` values whose meaning does not depend on the HTTP status. */
 const KIND_OF_ERROR_TYPE: Record<string, UpstreamErrorKind> = {
@@ -27,7 +26,7 @@ type WireError = { type?: string; error?: { type?: string; message?: string } };
  * except on auth errors, where only the type is kept.
  */
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
-  const text = await readBounded(response);
+  const text = await readErrorBody(response);
   const { type, message } = parseError(text);
   let kind = kindForHttpStatus(response.status);
   if (type === "billing_error" || type === "overloaded_error") kind = KIND_OF_ERROR_TYPE[type] ?? kind;
@@ -61,21 +60,4 @@ function describe(kind: UpstreamErrorKind, type: string, message: string): strin
   const shown = kind === "auth" ? "" : message.slice(0, 200);
   const detail = [type, shown].filter(Boolean).join(": ");
   return detail ? ` (${detail})` : "";
-}
-
-async function readBounded(response: HttpResponse): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_ERROR_BODY) break;
-      chunks.push(chunk as Buffer);
-    }
-  } catch {
-    // A body cut short still classifies by status.
-  } finally {
-    response.body.destroy();
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

@@ -1,6 +1,7 @@
 import type { Secret } from "../../config/secret.ts";
 import { UpstreamError } from "../../errors/upstream-error.ts";
 import { classifyNetworkError } from "../../upstream/classify.ts";
+import { readJson } from "../../upstream/http-body.ts";
 import { HttpPool, type HttpResponse } from "../../upstream/http-pool.ts";
 import { parseSse } from "../../upstream/sse.ts";
 import type { Adapter, AdapterCall, AdapterEvent, GenerateInput, GenerateOutput } from "../adapter.ts";
@@ -92,22 +93,5 @@ export class AnthropicAdapter implements Adapter {
     });
     if (response.status >= 400) throw await errorFromResponse(this.#options.name, response);
     return response;
-  }
-}
-
-async function readJson(backend: string, response: HttpResponse, signal: AbortSignal): Promise<unknown> {
-  let text: string;
-  try {
-    text = await response.body.text();
-  } catch (error) {
-    throw classifyNetworkError(error, signal);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UpstreamError(
-      "protocol",
-      `${backend} answered HTTP ${response.status} with a body that is not JSON`,
-    );
   }
 }

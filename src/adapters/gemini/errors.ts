@@ -1,8 +1,7 @@
 import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-error.ts";
 import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
+import { readErrorBody } from "../../upstream/http-body.ts";
 import type { HttpResponse } from "../../upstream/http-pool.ts";
-
-const MAX_ERROR_BODY = 64 * 1024;
 
 /** A google.rpc.Status as the Gemini API sends it: {"error": {code, message, status, details}}. */
 export type WireStatus = {
@@ -24,7 +23,7 @@ const KEY_REASONS = new Set(["API_KEY_INVALID", "API_KEY_EXPIRED"]);
  * and reason remain.
  */
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
-  const error = parseStatus(await readBounded(response));
+  const error = parseStatus(await readErrorBody(response));
   const kind = kindOf(response.status, error);
   return new UpstreamError(kind, `${backend} answered HTTP ${response.status}${describe(kind, error)}`, {
     status: response.status,
@@ -99,21 +98,4 @@ export function statusOf(value: unknown): WireStatus | undefined {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-async function readBounded(response: HttpResponse): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_ERROR_BODY) break;
-      chunks.push(chunk as Buffer);
-    }
-  } catch {
-    // A body cut short still classifies by status.
-  } finally {
-    response.body.destroy();
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

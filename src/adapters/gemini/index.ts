@@ -1,6 +1,7 @@
 import type { Secret } from "../../config/secret.ts";
 import { UpstreamError } from "../../errors/upstream-error.ts";
 import { classifyNetworkError } from "../../upstream/classify.ts";
+import { readJson } from "../../upstream/http-body.ts";
 import { HttpPool, type HttpResponse } from "../../upstream/http-pool.ts";
 import { parseSse } from "../../upstream/sse.ts";
 import type {
@@ -150,21 +151,4 @@ export class GeminiAdapter implements Adapter {
 
 function isNumbers(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((v) => typeof v === "number");
-}
-
-async function readJson(backend: string, response: HttpResponse, signal: AbortSignal): Promise<unknown> {
-  let text: string;
-  try {
-    text = await response.body.text();
-  } catch (error) {
-    throw classifyNetworkError(error, signal);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UpstreamError(
-      "protocol",
-      `${backend} answered HTTP ${response.status} with a body that is not JSON`,
-    );
-  }
 }

@@ -1,9 +1,8 @@
 import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-error.ts";
 import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
+import { readErrorBody } from "../../upstream/http-body.ts";
 import type { HttpResponse } from "../../upstream/http-pool.ts";
 import { describeRateLimit, parseRateLimitHeaders, resetHintMs } from "./rate-limit.ts";
-
-const MAX_ERROR_BODY = 64 * 1024;
 
 /** What an error body said, whichever compatible server wrote it. */
 export type ErrorDetail = { type: string; code: string; message: string };
@@ -82,7 +81,7 @@ export function kindOf(status: number, detail: ErrorDetail): UpstreamErrorKind {
  * its wait from the rate-limit reset headers, and its message names what is left.
  */
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
-  const detail = parseErrorBody(await readBounded(response));
+  const detail = parseErrorBody(await readErrorBody(response));
   const kind = kindOf(response.status, detail);
   // Auth errors can quote part of our key ("Incorrect API key provided: sk-ab***"): keep only the code.
   const shown = kind === "auth" ? "" : detail.message.slice(0, 200);
@@ -99,23 +98,6 @@ export async function errorFromResponse(backend: string, response: HttpResponse)
     (said ? ` (${said})` : "") +
     (limits ? ` [rate limit: ${limits}]` : "");
   return new UpstreamError(kind, message, { status: response.status, retryAfterMs });
-}
-
-async function readBounded(response: HttpResponse): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_ERROR_BODY) break;
-      chunks.push(chunk as Buffer);
-    }
-  } catch {
-    // A body cut short still classifies by status.
-  } finally {
-    response.body.destroy();
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**
