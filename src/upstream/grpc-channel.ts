@@ -19,7 +19,6 @@ export type GrpcChannelOptions = {
 };
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-const MAX_DETAIL = 200;
 
 /**
  * One gRPC connection (HTTP/2, connect-node) per backend: explicit message
@@ -143,8 +142,8 @@ export function upstreamErrorOf(backend: string, error: unknown, signal: AbortSi
   }
   const kind = kindForGrpcCode(code, connectError.rawMessage);
   // Auth failures can quote part of our key: keep only the code.
-  const detail = kind === "auth" ? "" : connectError.rawMessage.slice(0, MAX_DETAIL);
-  return new UpstreamError(kind, `${backend} answered gRPC ${codeName}${detail ? ` (${detail})` : ""}`, {
+  // The server's message is not passed on: it can quote the prompt or part of a key; the code says enough.
+  return new UpstreamError(kind, `${backend} answered gRPC ${codeName}`, {
     status,
     retryAfterMs: kind === "overloaded" ? retryAfterOf(connectError.metadata) : undefined,
     cause: error,

@@ -325,10 +325,11 @@ describe("GeminiAdapter against the Gemini fake", () => {
     });
   }
 
-  it("keeps the provider's message for non-auth errors and only the code for auth errors", async () => {
+  it("keeps only the provider's status and reason, never its message (it can quote the prompt or the key)", async () => {
     fake.enqueue(geminiError("unavailable"), geminiError("permission_denied"));
     const overloaded = await upstreamError(adapter.generate(input(), call()));
-    assert.match(overloaded.message, /UNAVAILABLE: The model is overloaded/);
+    assert.match(overloaded.message, /\(UNAVAILABLE\)$/);
+    assert.doesNotMatch(overloaded.message, /The model is overloaded/);
     const denied = await upstreamError(adapter.generate(input(), call()));
     assert.match(denied.message, /PERMISSION_DENIED\/CONSUMER_SUSPENDED\)$/);
   });

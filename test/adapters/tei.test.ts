@@ -158,7 +158,7 @@ describe("TeiAdapter", () => {
     assert.equal(error.kind, "overloaded");
     assert.equal(error.retryAfterMs, 2000);
     assert.equal(error.failoverAllowed, true);
-    assert.match(error.message, /RESOURCE_EXHAUSTED \(Model is overloaded\)/);
+    assert.match(error.message, /RESOURCE_EXHAUSTED$/);
   });
 
   it("validation errors are bad_request and stream errors carry their status", async () => {

@@ -22,15 +22,15 @@ type WireError = { type?: string; error?: { type?: string; message?: string } };
 /**
  * Reads an Anthropic error response (`{"type":"error","error":{"type","message"},"request_id"}`) into an
  * UpstreamError. The status table decides; the body only refines statuses the table cannot tell apart
- * (billing_error is a 402 about our account). The provider's message is kept, bounded, for the operator,
- * except on auth errors, where only the type is kept.
+ * (billing_error is a 402 about our account). Only the error type is kept: the provider's message can
+ * quote the prompt or part of our key.
  */
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
   const text = await readErrorBody(response);
-  const { type, message } = parseError(text);
+  const { type } = parseError(text);
   let kind = kindForHttpStatus(response.status);
   if (type === "billing_error" || type === "overloaded_error") kind = KIND_OF_ERROR_TYPE[type] ?? kind;
-  const detail = describe(kind, type, message);
+  const detail = describe(type);
   return new UpstreamError(kind, `${backend} answered HTTP ${response.status}${detail}`, {
     status: response.status,
     retryAfterMs: parseRetryAfter(response.headers),
@@ -39,9 +39,9 @@ export async function errorFromResponse(backend: string, response: HttpResponse)
 
 /** An `event: error` inside a 200 stream (e.g. overloaded_error once generation had started). */
 export function errorFromStreamEvent(backend: string, data: string, afterFirstToken: boolean): UpstreamError {
-  const { type, message } = parseError(data);
+  const { type } = parseError(data);
   const kind = KIND_OF_ERROR_TYPE[type] ?? "unavailable";
-  return new UpstreamError(kind, `${backend} sent an error mid-stream${describe(kind, type, message)}`, {
+  return new UpstreamError(kind, `${backend} sent an error mid-stream${describe(type)}`, {
     afterFirstToken,
   });
 }
@@ -55,9 +55,7 @@ function parseError(text: string): { type: string; message: string } {
   }
 }
 
-function describe(kind: UpstreamErrorKind, type: string, message: string): string {
-  // Authentication messages may echo part of the key we sent: keep only the type.
-  const shown = kind === "auth" ? "" : message.slice(0, 200);
-  const detail = [type, shown].filter(Boolean).join(": ");
-  return detail ? ` (${detail})` : "";
+/** Only the error type: provider messages are not passed on (they can quote the prompt, or part of the key). */
+function describe(type: string): string {
+  return type ? ` (${type})` : "";
 }

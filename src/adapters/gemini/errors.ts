@@ -25,7 +25,7 @@ const KEY_REASONS = new Set(["API_KEY_INVALID", "API_KEY_EXPIRED"]);
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
   const error = parseStatus(await readErrorBody(response));
   const kind = kindOf(response.status, error);
-  return new UpstreamError(kind, `${backend} answered HTTP ${response.status}${describe(kind, error)}`, {
+  return new UpstreamError(kind, `${backend} answered HTTP ${response.status}${describe(error)}`, {
     status: response.status,
     retryAfterMs: parseRetryAfter(response.headers) ?? retryDelayOf(error),
   });
@@ -34,7 +34,7 @@ export async function errorFromResponse(backend: string, response: HttpResponse)
 /** An `{"error": ...}` object sent as an SSE event after the stream had started. */
 export function midStreamError(backend: string, error: WireStatus, afterFirstToken: boolean): UpstreamError {
   const kind: UpstreamErrorKind = "unavailable";
-  return new UpstreamError(kind, `${backend} sent an error mid-stream${describe(kind, error)}`, {
+  return new UpstreamError(kind, `${backend} sent an error mid-stream${describe(error)}`, {
     afterFirstToken,
     retryAfterMs: retryDelayOf(error),
   });
@@ -52,12 +52,11 @@ function kindOf(status: number, error: WireStatus | undefined): UpstreamErrorKin
   return kindForHttpStatus(status);
 }
 
-function describe(kind: UpstreamErrorKind, error: WireStatus | undefined): string {
+/** Status and reason only: provider messages are not passed on (they can quote the prompt, or part of the key). */
+function describe(error: WireStatus | undefined): string {
   if (error === undefined) return "";
   const code = [error.status, reasonOf(error)].filter(Boolean).join("/");
-  const shown = kind === "auth" ? "" : (error.message ?? "").trim().slice(0, 200);
-  const detail = [code, shown].filter(Boolean).join(": ");
-  return detail ? ` (${detail})` : "";
+  return code ? ` (${code})` : "";
 }
 
 function reasonOf(error: WireStatus | undefined): string | undefined {

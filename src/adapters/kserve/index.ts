@@ -323,7 +323,8 @@ async function* single<T>(message: T): AsyncGenerator<T> {
 function streamError(backend: string, message: string): UpstreamError {
   // Input the model rejects (bad sampling values, a prompt over the context length) fails anywhere.
   const kind = /\binvalid\b|maximum context length|exceeds/i.test(message) ? "bad_request" : "unavailable";
-  return new UpstreamError(kind, `${backend} reported an inference error: ${message.slice(0, 200)}`);
+  // The server's message is not passed on: it can quote the prompt.
+  return new UpstreamError(kind, `${backend} reported an inference error (${message.length} characters)`);
 }
 
 function usageOf(input: number | undefined, output: number | undefined): TokenUsage | undefined {

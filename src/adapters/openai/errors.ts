@@ -76,7 +76,8 @@ export function kindOf(status: number, detail: ErrorDetail): UpstreamErrorKind {
 }
 
 /**
- * Reads an error response into an UpstreamError. The provider's message is kept for the operator's logs;
+ * Reads an error response into an UpstreamError. Only the provider's code/type is kept (its message can
+ * quote the prompt or part of our key);
  * it is bounded and never includes our request (so no secret or prompt). A 429 without `retry-after` takes
  * its wait from the rate-limit reset headers, and its message names what is left.
  */
@@ -84,7 +85,8 @@ export async function errorFromResponse(backend: string, response: HttpResponse)
   const detail = parseErrorBody(await readErrorBody(response));
   const kind = kindOf(response.status, detail);
   // Auth errors can quote part of our key ("Incorrect API key provided: sk-ab***"): keep only the code.
-  const shown = kind === "auth" ? "" : detail.message.slice(0, 200);
+  // Provider messages are not passed on: they can quote the prompt, or part of the key.
+  const shown = "";
   const said = [detail.code || detail.type, shown].filter(Boolean).join(": ");
   let retryAfterMs = parseRetryAfter(response.headers);
   let limits = "";
@@ -109,7 +111,7 @@ export function midStreamError(backend: string, chunk: Record<string, unknown>, 
   const status = Number(detail.code);
   const kind =
     Number.isInteger(status) && status >= 400 && status < 600 ? kindOf(status, detail) : "unavailable";
-  const said = kind === "auth" ? detail.code : detail.message.slice(0, 200);
+  const said = detail.code || detail.type; // never the message: it can quote the prompt
   return new UpstreamError(kind, `${backend} sent an error mid-stream${said ? ` (${said})` : ""}`, {
     afterFirstToken,
   });
