@@ -12,7 +12,6 @@ export function toConnectError(error: unknown, requestId: string): ConnectError 
   if (error instanceof GatewayError) {
     const out = new ConnectError(error.message, catalog[error.reason].code);
     out.metadata.set("x-switchyard-reason", error.reason);
-    out.metadata.set("x-request-id", requestId);
     if (error.retryAfterMs !== undefined) {
       out.metadata.set("retry-after-ms", String(Math.ceil(error.retryAfterMs)));
     }
@@ -20,6 +19,5 @@ export function toConnectError(error: unknown, requestId: string): ConnectError 
   }
   const out = new ConnectError(`internal error (request id ${requestId})`, Code.Internal);
   out.metadata.set("x-switchyard-reason", "internal");
-  out.metadata.set("x-request-id", requestId);
   return out;
 }

@@ -104,9 +104,12 @@ export async function* attemptLoop<E>(
         };
         const outcome = yield* runAttempt(ctx, target, deadline, source, options, {
           attempt: attempts,
-          firstEventMs: Math.min(
-            options.streaming ? timeouts.ttftMs : Number.POSITIVE_INFINITY,
-            deadline.remainingMs() * (hasSuccessor ? timeouts.attemptShare : 1),
+          firstEventMs: Math.max(
+            1,
+            Math.min(
+              options.streaming ? timeouts.ttftMs : Number.POSITIVE_INFINITY,
+              deadline.remainingMs() * (hasSuccessor ? timeouts.attemptShare : 1),
+            ),
           ),
           idleMs: timeouts.streamIdleMs,
         });
