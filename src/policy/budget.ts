@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import type { BudgetSpec, BudgetStore } from "../limits/budget-store.ts";
-import { budgetExpiry, windowOf } from "../limits/calendar-window.ts";
+import { budgetExpiry, type CalendarWindow, windowOf } from "../limits/calendar-window.ts";
 import type { Principal } from "./principal.ts";
 
 type BudgetRule = Config["budgets"][number];
@@ -18,6 +18,8 @@ export class BudgetPolicy {
   readonly #store: BudgetStore;
   readonly #rules: () => readonly BudgetRule[];
   readonly #now: () => Date;
+  /** The current window per period and time zone, reused until it ends (computing one is costly). */
+  readonly #windows = new Map<string, CalendarWindow>();
 
   /** `rules` is read per request, so a config reload changes budgets at once (spend so far stays). */
   constructor(store: BudgetStore, rules: () => readonly BudgetRule[], now: () => Date = () => new Date()) {
@@ -44,7 +46,7 @@ export class BudgetPolicy {
     for (const rule of this.#rules()) {
       const id = rule.scope === "key" ? principal?.keyId : rule.scope === "team" ? principal?.team : workload;
       if (id === undefined || (rule.match !== "*" && rule.match !== id)) continue;
-      const window = windowOf(rule.period, now, rule.timezone);
+      const window = this.#windowOf(rule.period, now, rule.timezone);
       specs.push({
         key: `${rule.scope}:${id}:${rule.period}:${window.id}`,
         limitMicroUsd: Math.round(rule.limitUsd * 1e6),
@@ -59,6 +61,15 @@ export class BudgetPolicy {
       throw new GatewayError("limits_unavailable", "the budget store is unreachable (failure mode: closed)");
     }
     return { exhausted: result.exhausted, remainingMicroUsd: result.remainingMicroUsd };
+  }
+
+  #windowOf(period: BudgetRule["period"], now: Date, timezone: string): CalendarWindow {
+    const key = `${period}|${timezone}`;
+    const cached = this.#windows.get(key);
+    if (cached && now >= cached.start && now < cached.end) return cached;
+    const window = windowOf(period, now, timezone);
+    this.#windows.set(key, window);
+    return window;
   }
 
   async settle(reservation: BudgetReservation, actualMicroUsd: number): Promise<void> {

@@ -91,38 +91,41 @@ export class RequestTelemetry {
     const usage = ctx.usage;
     const served = d.servedBy;
 
-    const line = {
-      requestId: ctx.id,
-      keyId: ctx.principal?.keyId,
-      team: ctx.principal?.team,
-      protocol: ctx.protocol,
-      operation: ctx.operation,
-      workload: ctx.workload,
-      route: d.route || undefined,
-      variant: d.variant,
-      strategy: d.strategy || undefined,
-      backend: served?.backend,
-      model: served?.model,
-      attempts: d.attempts.length,
-      attemptDetails: d.attempts.length > 0 ? d.attempts : undefined,
-      skipped: d.skipped.length > 0 ? d.skipped : undefined,
-      committed: ctx.operation === "generate_stream" ? d.committed : undefined,
-      status,
-      ttftMs:
-        ctx.timing.firstContentAt === undefined
-          ? undefined
-          : round(ctx.timing.firstContentAt - ctx.timing.start),
-      latencyMs: round(totalMs),
-      upstreamMs: round(upstreamMs),
-      overheadMs: round(overheadMs),
-      inputTokens: usage?.inputTokens,
-      outputTokens: usage?.outputTokens,
-      cachedInputTokens: usage?.cachedInputTokens || undefined,
-      costMicroUsd: usage?.costMicroUsd,
-      usageAccuracy: usage?.accuracy,
-    };
-    if (status === "internal") this.#logger.error({ ...line, err: failure }, "request failed unexpectedly");
-    else this.#logger.info(line, "request");
+    // The line is built only when it will be written (at level warn it would be thrown away).
+    if (status === "internal" || this.#logger.isLevelEnabled("info")) {
+      const line = {
+        requestId: ctx.id,
+        keyId: ctx.principal?.keyId,
+        team: ctx.principal?.team,
+        protocol: ctx.protocol,
+        operation: ctx.operation,
+        workload: ctx.workload,
+        route: d.route || undefined,
+        variant: d.variant,
+        strategy: d.strategy || undefined,
+        backend: served?.backend,
+        model: served?.model,
+        attempts: d.attempts.length,
+        attemptDetails: d.attempts.length > 0 ? d.attempts : undefined,
+        skipped: d.skipped.length > 0 ? d.skipped : undefined,
+        committed: ctx.operation === "generate_stream" ? d.committed : undefined,
+        status,
+        ttftMs:
+          ctx.timing.firstContentAt === undefined
+            ? undefined
+            : round(ctx.timing.firstContentAt - ctx.timing.start),
+        latencyMs: round(totalMs),
+        upstreamMs: round(upstreamMs),
+        overheadMs: round(overheadMs),
+        inputTokens: usage?.inputTokens,
+        outputTokens: usage?.outputTokens,
+        cachedInputTokens: usage?.cachedInputTokens || undefined,
+        costMicroUsd: usage?.costMicroUsd,
+        usageAccuracy: usage?.accuracy,
+      };
+      if (status === "internal") this.#logger.error({ ...line, err: failure }, "request failed unexpectedly");
+      else this.#logger.info(line, "request");
+    }
 
     const span = ctx.span;
     if (span) {
