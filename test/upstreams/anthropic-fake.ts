@@ -1,9 +1,7 @@
 // A faithful, scriptable fake of api.anthropic.com (POST /v1/messages, unary and streamed) on a loopback
 // port. Wire shapes: anthropic-wire.ts; admission checks: anthropic-http.ts; error bodies:
 // anthropic-errors.ts and test/fixtures/anthropic/*.http; SSE writer: sse.ts.
-import { once } from "node:events";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorResponse, isErrorFixtureName } from "./anthropic-errors.ts";
 import { admit, sendAnthropicError } from "./anthropic-http.ts";
 import {
@@ -13,7 +11,8 @@ import {
   planMessage,
   successHeaders,
 } from "./anthropic-wire.ts";
-import { isObject, readBody, send } from "./openai-http.ts";
+import { createFakeCore, type RecordedRequest } from "./http-fake-core.ts";
+import { isObject, send } from "./openai-http.ts";
 import { sleep, writeSse } from "./sse.ts";
 
 export type MessageScript = {
@@ -66,14 +65,7 @@ export type ErrorScript = {
 /** reset: RST the connection before any response; hang: never answer. */
 export type FaultScript = { kind: "reset" } | { kind: "hang" };
 export type Script = MessageScript | ErrorScript | FaultScript;
-export type RecordedRequest = {
-  method: string;
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-  aborted: boolean;
-  completed: boolean;
-};
+export type { RecordedRequest };
 export interface AnthropicFake {
   url: string;
   port: number;
@@ -103,85 +95,19 @@ function checkScript(script: Script): void {
 type Exchange = { res: ServerResponse; signal: AbortSignal; markCut(): void };
 
 export async function startAnthropicFake(opts: { requireApiKey?: string } = {}): Promise<AnthropicFake> {
-  const requests: RecordedRequest[] = [];
   const served = { requests: 0, inputTokens: 0, outputTokens: 0, streamsCompleted: 0, aborts: 0 };
-  const queue: Script[] = [];
-  let fallback: Script | ((req: RecordedRequest) => Script) | undefined;
-  const sockets = new Set<Socket>();
-  const waiters = new Set<{ ready: () => boolean; resolve: () => void }>();
-  let closing = false;
-
-  const notify = (): void => {
-    for (const waiter of waiters) {
-      if (waiter.ready()) {
-        waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
-  };
-  const waitFor = (ready: () => boolean): Promise<void> =>
-    ready() ? Promise.resolve() : new Promise((resolve) => waiters.add({ ready, resolve }));
-
-  const nextScript = (rec: RecordedRequest): Script | undefined => {
-    const queued = queue.shift();
-    if (queued !== undefined) return queued;
-    return typeof fallback === "function" ? fallback(rec) : fallback;
-  };
+  const core = createFakeCore<Script>(served, checkScript);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rec: RecordedRequest = {
-      method: req.method ?? "GET",
-      path: req.url ?? "/",
-      headers: { ...req.headers },
-      body: undefined,
-      aborted: false,
-      completed: false,
-    };
-    const abort = new AbortController();
-    let cut = false;
-    let recorded = false;
-    const record = (): void => {
-      if (recorded) return;
-      recorded = true;
-      requests.push(rec);
-      served.requests += 1;
-      notify();
-    };
-    res.on("finish", () => {
-      rec.completed = true;
-      notify();
-    });
-    res.on("close", () => {
-      if (!res.writableFinished && !cut && !closing) {
-        rec.aborted = true;
-        served.aborts += 1;
-        record();
-      }
-      abort.abort();
-      notify();
-    });
-    const markCut = (): void => {
-      cut = true;
-    };
-    const ex: Exchange = { res, signal: abort.signal, markCut };
-
-    let parsed: Awaited<ReturnType<typeof readBody>>;
-    try {
-      parsed = await readBody(req);
-    } catch {
-      return; // the client went away mid-body; the close handler recorded it
-    }
-    rec.body = parsed.body;
-    record();
+    const received = await core.receive(req, res);
+    if (received === undefined) return;
+    const { rec, parsed } = received;
+    const ex: Exchange = { res, signal: received.signal, markCut: received.markCut };
     const { pathname } = new URL(rec.path, "http://fake.invalid");
     if (admit(res, req, pathname, parsed, opts.requireApiKey) === undefined) return;
 
-    const script = nextScript(rec) ?? {};
-    if (script.kind === "reset") {
-      ex.markCut();
-      req.socket.resetAndDestroy();
-      return;
-    }
+    const script = core.nextScript(rec) ?? {};
+    if (script.kind === "reset") return received.reset();
     if (script.kind === "hang") return;
     if (!(await sleep(script.delayMs ?? 0, ex.signal))) return;
     if (script.kind === "error") {
@@ -223,47 +149,18 @@ export async function startAnthropicFake(opts: { requireApiKey?: string } = {}):
       // A completed stream bills what its usage says, even when that differs from the deltas sent.
       served.outputTokens += plan.usage.output_tokens - streamedTokens;
       served.streamsCompleted += 1;
-      notify();
+      core.notify();
     }
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) res.destroy();
-      else sendAnthropicError(res, 500, "api_error", `fake crashed: ${String(err)}`);
-    });
-  });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await core.listen(handle, (res, err) =>
+    sendAnthropicError(res, 500, "api_error", `fake crashed: ${String(err)}`),
+  );
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    requests,
     served,
-    enqueue(...scripts) {
-      for (const script of scripts) checkScript(script);
-      queue.push(...scripts);
-    },
-    setDefault(script) {
-      if (typeof script !== "function") checkScript(script);
-      fallback = script;
-    },
-    waitForRequests: (n) => waitFor(() => requests.length >= n),
-    waitForAbort: (index) => waitFor(() => requests[index]?.aborted === true),
-    openSockets: () => sockets.size,
-    async close() {
-      closing = true;
-      const closed = [...sockets].map((socket) => once(socket, "close"));
-      for (const socket of sockets) socket.destroy();
-      await Promise.all([...closed, new Promise<void>((resolve) => server.close(() => resolve()))]);
-    },
+    ...core.controls,
   };
 }

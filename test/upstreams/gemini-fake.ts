@@ -2,9 +2,7 @@
 // streamGenerateContent?alt=sse, embedContent, batchEmbedContents) on a loopback port.
 // Wire shapes: gemini-wire.ts; request checks: gemini-http.ts; error bodies: gemini-errors.ts and
 // test/fixtures/gemini/*.http; SSE writer: sse.ts.
-import { once } from "node:events";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   type GeminiErrorFixtureName,
   geminiErrorResponse,
@@ -25,7 +23,8 @@ import {
   streamChunks,
   successHeaders,
 } from "./gemini-wire.ts";
-import { isObject, type Json, readBody, send } from "./openai-http.ts";
+import { createFakeCore, type RecordedRequest } from "./http-fake-core.ts";
+import { isObject, type Json, send } from "./openai-http.ts";
 import { type SseEvent, sleep, writeSse } from "./sse.ts";
 
 export type GenerateScript = {
@@ -85,15 +84,7 @@ export type FaultScript = { kind: "reset" } | { kind: "hang" };
 export type EmbeddingScript = { kind: "embedding"; dims?: number };
 export type Script = GenerateScript | ErrorScript | SseFixtureScript | FaultScript | EmbeddingScript;
 
-export type RecordedRequest = {
-  method: string;
-  /** Path and query, e.g. /v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse */
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-  aborted: boolean;
-  completed: boolean;
-};
+export type { RecordedRequest };
 export interface GeminiFake {
   /** Origin, e.g. http://127.0.0.1:1234 (what the SDK's httpOptions.baseUrl wants). */
   url: string;
@@ -138,7 +129,6 @@ type StreamKnobs = { chunkDelayMs?: number; cutAfterEvents?: number; hangAfterEv
 type Exchange = { res: ServerResponse; signal: AbortSignal; startedAt: number; markCut(): void };
 
 export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Promise<GeminiFake> {
-  const requests: RecordedRequest[] = [];
   const served = {
     requests: 0,
     promptTokens: 0,
@@ -147,78 +137,21 @@ export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Pr
     embeddings: 0,
     aborts: 0,
   };
-  const queue: Script[] = [];
-  let fallback: Script | ((req: RecordedRequest) => Script) | undefined;
-  const sockets = new Set<Socket>();
-  const waiters = new Set<{ ready: () => boolean; resolve: () => void }>();
-  let closing = false;
-
-  const notify = (): void => {
-    for (const waiter of waiters) {
-      if (waiter.ready()) {
-        waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
-  };
-  const waitFor = (ready: () => boolean): Promise<void> =>
-    ready() ? Promise.resolve() : new Promise((resolve) => waiters.add({ ready, resolve }));
-  const nextScript = (rec: RecordedRequest): Script | undefined =>
-    queue.shift() ?? (typeof fallback === "function" ? fallback(rec) : fallback);
+  const core = createFakeCore<Script>(served, checkScript);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rec: RecordedRequest = {
-      method: req.method ?? "GET",
-      path: req.url ?? "/",
-      headers: { ...req.headers },
-      body: undefined,
-      aborted: false,
-      completed: false,
-    };
-    const abort = new AbortController();
-    let cut = false;
-    let recorded = false;
-    const record = (): void => {
-      if (recorded) return;
-      recorded = true;
-      requests.push(rec);
-      served.requests += 1;
-      notify();
-    };
-    res.on("finish", () => {
-      rec.completed = true;
-      notify();
-    });
-    res.on("close", () => {
-      if (!res.writableFinished && !cut && !closing) {
-        rec.aborted = true;
-        served.aborts += 1;
-        record();
-      }
-      abort.abort();
-      notify();
-    });
-    const ex: Exchange = { res, signal: abort.signal, startedAt: Date.now(), markCut: () => (cut = true) };
-
-    let parsed: Awaited<ReturnType<typeof readBody>>;
-    try {
-      parsed = await readBody(req);
-    } catch {
-      return; // the client went away mid-body; the close handler recorded it
-    }
-    rec.body = parsed.body;
-    record();
+    const startedAt = Date.now();
+    const received = await core.receive(req, res);
+    if (received === undefined) return;
+    const { rec, parsed } = received;
+    const ex: Exchange = { res, signal: received.signal, startedAt, markCut: received.markCut };
     const url = new URL(rec.path, "http://fake.invalid");
     const route = routeOf(rec.method, url);
     if (!admit(res, req, url, route, parsed, opts.requireApiKey) || route === undefined) return;
 
     const embedding = route.method === "embedContent" || route.method === "batchEmbedContents";
-    const script = nextScript(rec) ?? (embedding ? { kind: "embedding" } : {});
-    if (script.kind === "reset") {
-      ex.markCut();
-      req.socket.resetAndDestroy();
-      return;
-    }
+    const script = core.nextScript(rec) ?? (embedding ? { kind: "embedding" } : {});
+    if (script.kind === "reset") return received.reset();
     if (script.kind === "hang") return;
     const delayMs =
       script.kind === "error" || script.kind === undefined || script.kind === "generate" ? script.delayMs : 0;
@@ -278,7 +211,7 @@ export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Pr
     });
     if (outcome === "completed") {
       served.streamsCompleted += 1;
-      notify();
+      core.notify();
     }
     return outcome === "completed";
   }
@@ -318,44 +251,15 @@ export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Pr
     await streamEvents(ex, events, script, script.headers);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) res.destroy();
-      else sendGoogleError(res, 500, `fake crashed: ${String(err)}`);
-    });
-  });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await core.listen(handle, (res, err) =>
+    sendGoogleError(res, 500, `fake crashed: ${String(err)}`),
+  );
 
   return {
     url: `http://127.0.0.1:${port}`,
     baseUrl: `http://127.0.0.1:${port}/v1beta`,
     port,
-    requests,
     served,
-    enqueue(...scripts) {
-      for (const script of scripts) checkScript(script);
-      queue.push(...scripts);
-    },
-    setDefault(script) {
-      if (typeof script !== "function") checkScript(script);
-      fallback = script;
-    },
-    waitForRequests: (n) => waitFor(() => requests.length >= n),
-    waitForAbort: (index) => waitFor(() => requests[index]?.aborted === true),
-    openSockets: () => sockets.size,
-    async close() {
-      closing = true;
-      const closed = [...sockets].map((socket) => once(socket, "close"));
-      for (const socket of sockets) socket.destroy();
-      await Promise.all([...closed, new Promise<void>((resolve) => server.close(() => resolve()))]);
-    },
+    ...core.controls,
   };
 }

@@ -3,9 +3,8 @@
 // test/fixtures/openai/*.http; SSE writer: sse.ts. With `dialect`, it speaks like Mistral (openai-mistral.ts:
 // request checks, error bodies from test/fixtures/mistral/), Ollama's /v1 or llama-server instead
 // (openai-dialects.ts: response shapes).
-import { once } from "node:events";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createFakeCore, type RecordedRequest } from "./http-fake-core.ts";
 import {
   COMPAT_STYLES,
   compatCompletion,
@@ -16,7 +15,7 @@ import {
   toolCallIdMaker,
 } from "./openai-dialects.ts";
 import { errorResponse, isErrorFixtureName, openAIErrorBody } from "./openai-errors.ts";
-import { admit, isObject, type Json, readBody, routeOf, send, sendError } from "./openai-http.ts";
+import { admit, isObject, type Json, routeOf, send, sendError } from "./openai-http.ts";
 import {
   isMistralFixtureName,
   mistralEmbeddings,
@@ -79,14 +78,7 @@ export type ErrorScript = {
 export type FaultScript = { kind: "reset" } | { kind: "hang" };
 export type EmbeddingScript = { kind: "embedding"; dims?: number; usage?: { prompt_tokens: number } };
 export type Script = ChatScript | ErrorScript | FaultScript | EmbeddingScript;
-export type RecordedRequest = {
-  method: string;
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-  aborted: boolean;
-  completed: boolean;
-};
+export type { RecordedRequest };
 export interface OpenAIFake {
   url: string;
   port: number;
@@ -164,77 +156,16 @@ export type OpenAIFakeOptions = {
 
 export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<OpenAIFake> {
   const dialect = opts.dialect ?? "openai";
-  const requests: RecordedRequest[] = [];
   const served = { requests: 0, completionTokens: 0, promptTokens: 0, streamsCompleted: 0, aborts: 0 };
-  const queue: Script[] = [];
-  let fallback: Script | ((req: RecordedRequest) => Script) | undefined;
-  const sockets = new Set<Socket>();
-  const waiters = new Set<{ ready: () => boolean; resolve: () => void }>();
-  let closing = false;
+  const core = createFakeCore<Script>(served, (script) => checkScript(script, dialect));
   let healthStatus = 200;
 
-  const notify = (): void => {
-    for (const waiter of waiters) {
-      if (waiter.ready()) {
-        waiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
-  };
-  const waitFor = (ready: () => boolean): Promise<void> =>
-    ready() ? Promise.resolve() : new Promise((resolve) => waiters.add({ ready, resolve }));
-
-  const nextScript = (rec: RecordedRequest): Script | undefined => {
-    const queued = queue.shift();
-    if (queued !== undefined) return queued;
-    return typeof fallback === "function" ? fallback(rec) : fallback;
-  };
-
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rec: RecordedRequest = {
-      method: req.method ?? "GET",
-      path: req.url ?? "/",
-      headers: { ...req.headers },
-      body: undefined,
-      aborted: false,
-      completed: false,
-    };
-    const abort = new AbortController();
-    let cut = false;
-    let recorded = false;
-    const record = (): void => {
-      if (recorded) return;
-      recorded = true;
-      requests.push(rec);
-      served.requests += 1;
-      notify();
-    };
-    res.on("finish", () => {
-      rec.completed = true;
-      notify();
-    });
-    res.on("close", () => {
-      if (!res.writableFinished && !cut && !closing) {
-        rec.aborted = true;
-        served.aborts += 1;
-        record();
-      }
-      abort.abort();
-      notify();
-    });
-    const markCut = (): void => {
-      cut = true;
-    };
-    const ex: Exchange = { req, res, rec, signal: abort.signal, startedAt: Date.now(), markCut };
-
-    let parsed: Awaited<ReturnType<typeof readBody>>;
-    try {
-      parsed = await readBody(req);
-    } catch {
-      return; // the client went away mid-body; the close handler recorded it
-    }
-    rec.body = parsed.body;
-    record();
+    const startedAt = Date.now();
+    const received = await core.receive(req, res);
+    if (received === undefined) return;
+    const { rec, parsed } = received;
+    const ex: Exchange = { req, res, rec, signal: received.signal, startedAt, markCut: received.markCut };
     const { pathname } = new URL(rec.path, "http://fake.invalid");
     if (rec.method === "GET" && pathname === "/health") {
       send(res, healthStatus, {}, ""); // vLLM-style probe: empty body, status only; no script used
@@ -247,12 +178,8 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
     } else if (!admit(res, req, route, parsed, opts.requireApiKey)) return;
     if (route === undefined) return;
 
-    const script = nextScript(rec) ?? (route === "embeddings" ? { kind: "embedding" } : {});
-    if (script.kind === "reset") {
-      ex.markCut();
-      req.socket.resetAndDestroy();
-      return;
-    }
+    const script = core.nextScript(rec) ?? (route === "embeddings" ? { kind: "embedding" } : {});
+    if (script.kind === "reset") return received.reset();
     if (script.kind === "hang") return;
     const delayMs = script.kind === "embedding" ? 0 : (script.delayMs ?? 0);
     if (!(await sleep(delayMs, ex.signal))) return;
@@ -327,51 +254,22 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
       // A completed stream bills what its usage says, even when that differs from the deltas sent.
       served.completionTokens += plan.usage.completion_tokens - streamedTokens;
       served.streamsCompleted += 1;
-      notify();
+      core.notify();
     }
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) res.destroy();
-      else sendError(res, 500, openAIErrorBody(`fake crashed: ${String(err)}`, "server_error"));
-    });
-  });
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await core.listen(handle, (res, err) =>
+    sendError(res, 500, openAIErrorBody(`fake crashed: ${String(err)}`, "server_error")),
+  );
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    requests,
     served,
-    enqueue(...scripts) {
-      for (const script of scripts) checkScript(script, dialect);
-      queue.push(...scripts);
-    },
     setHealth(status) {
       healthStatus = status;
     },
-    setDefault(script) {
-      if (typeof script !== "function") checkScript(script, dialect);
-      fallback = script;
-    },
-    waitForRequests: (n) => waitFor(() => requests.length >= n),
-    waitForAbort: (index) => waitFor(() => requests[index]?.aborted === true),
-    openSockets: () => sockets.size,
-    async close() {
-      closing = true;
-      const closed = [...sockets].map((socket) => once(socket, "close"));
-      for (const socket of sockets) socket.destroy();
-      await Promise.all([...closed, new Promise<void>((resolve) => server.close(() => resolve()))]);
-    },
+    ...core.controls,
   };
 }
 
