@@ -148,6 +148,7 @@ async function serve(file: string | undefined, portFlag: string | undefined): Pr
   stopWatching();
   await gateway.shutdown();
   await sdk.shutdown(); // flushes buffered spans
+  logger.flush(); // pending log lines out before the process exits
   return 0;
 }
 
