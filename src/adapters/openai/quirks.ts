@@ -35,51 +35,24 @@ export type QuirkProfile = {
   dimensionsField: "dimensions" | "output_dimension";
 };
 
+/** What OpenAI's API does; the self-hosted OpenAI-compatible servers differ from it in a field or two. */
+const OPENAI: QuirkProfile = {
+  maxTokensField: "by-model",
+  seedField: "seed",
+  toolChoiceRequired: "required",
+  toolCallIds: "any",
+  streamUsageOption: true,
+  sendUser: true,
+  participantNames: true,
+  embeddingEncoding: "base64",
+  dimensionsField: "dimensions",
+};
+
 export const QUIRKS: Readonly<Record<QuirkProfileName, Readonly<QuirkProfile>>> = {
-  openai: {
-    maxTokensField: "by-model",
-    seedField: "seed",
-    toolChoiceRequired: "required",
-    toolCallIds: "any",
-    streamUsageOption: true,
-    sendUser: true,
-    participantNames: true,
-    embeddingEncoding: "base64",
-    dimensionsField: "dimensions",
-  },
-  vllm: {
-    maxTokensField: "max_tokens",
-    seedField: "seed",
-    toolChoiceRequired: "required",
-    toolCallIds: "any",
-    streamUsageOption: true,
-    sendUser: true,
-    participantNames: true,
-    embeddingEncoding: "base64",
-    dimensionsField: "dimensions",
-  },
-  ollama: {
-    maxTokensField: "max_tokens",
-    seedField: "seed",
-    toolChoiceRequired: "required",
-    toolCallIds: "any",
-    streamUsageOption: true,
-    sendUser: true,
-    participantNames: true,
-    embeddingEncoding: "float",
-    dimensionsField: "dimensions",
-  },
-  "llama-server": {
-    maxTokensField: "max_tokens",
-    seedField: "seed",
-    toolChoiceRequired: "required",
-    toolCallIds: "any",
-    streamUsageOption: true,
-    sendUser: true,
-    participantNames: true,
-    embeddingEncoding: "float",
-    dimensionsField: "dimensions",
-  },
+  openai: OPENAI,
+  vllm: { ...OPENAI, maxTokensField: "max_tokens" },
+  ollama: { ...OPENAI, maxTokensField: "max_tokens", embeddingEncoding: "float" },
+  "llama-server": { ...OPENAI, maxTokensField: "max_tokens", embeddingEncoding: "float" },
   mistral: {
     maxTokensField: "max_tokens",
     seedField: "random_seed",

@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from "pg";
+import { ledgerRow } from "../ledger-row.ts";
 import { sortSpendRows } from "../spend.ts";
 import { buildSpendSql, type SpendDialect } from "../spend-sql.ts";
 import type { LedgerStore, SpendQuery, SpendRow, UsageRecord } from "../store.ts";
@@ -32,27 +33,7 @@ const COLUMNS = [
 /** Rows per INSERT statement: well under PostgreSQL's 65535 bind parameters. */
 const ROWS_PER_STATEMENT = 500;
 
-const values = (r: UsageRecord): unknown[] => [
-  r.requestId,
-  r.time,
-  r.keyId,
-  r.team,
-  r.workload,
-  r.route,
-  r.backend,
-  r.model,
-  r.protocol,
-  r.operation,
-  r.status,
-  r.inputTokens,
-  r.outputTokens,
-  r.cachedInputTokens,
-  r.costMicroUsd,
-  r.accuracy,
-  r.attempts,
-  r.latencyMs,
-  r.ttftMs,
-];
+const values = (r: UsageRecord): unknown[] => ledgerRow(r, (d) => d);
 
 function fromRow(row: Row): UsageRecord {
   return {

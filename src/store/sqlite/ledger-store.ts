@@ -1,4 +1,5 @@
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import { ledgerRow } from "../ledger-row.ts";
 import { sortSpendRows } from "../spend.ts";
 import { buildSpendSql, type SpendDialect } from "../spend-sql.ts";
 import type { LedgerStore, SpendQuery, SpendRow, UsageRecord } from "../store.ts";
@@ -68,27 +69,7 @@ export class SqliteLedgerStore implements LedgerStore {
     const inserted = inTransaction(this.#db, () => {
       let n = 0;
       for (const r of records) {
-        const result = this.#insert.run(
-          r.requestId,
-          r.time.getTime(),
-          r.keyId,
-          r.team,
-          r.workload,
-          r.route,
-          r.backend,
-          r.model,
-          r.protocol,
-          r.operation,
-          r.status,
-          r.inputTokens,
-          r.outputTokens,
-          r.cachedInputTokens,
-          r.costMicroUsd,
-          r.accuracy,
-          r.attempts,
-          r.latencyMs,
-          r.ttftMs,
-        );
+        const result = this.#insert.run(...(ledgerRow(r, (d) => d.getTime()) as SQLInputValue[]));
         n += Number(result.changes);
       }
       return n;
