@@ -130,3 +130,45 @@ test("sqlite: a directory that does not exist yet is created", async () => {
     await store.close();
   }
 });
+
+test("sqlite: ledger batches commit on a writer thread; a write that fails there rejects and the next one works", async () => {
+  const path = freshPath();
+  const store = await openStore({ type: "sqlite", path });
+  try {
+    assert.deepEqual(await store.ledger.record([makeUsage({ requestId: "t-1" })]), {
+      inserted: 1,
+      duplicates: 0,
+    });
+    // Another connection holds the write lock: on the event loop, record() would wait for it synchronously
+    // and fail with "database is locked"; on the writer thread it returns at once and commits once the lock is free.
+    const other = new DatabaseSync(path);
+    other.exec("BEGIN IMMEDIATE");
+    let settled = false;
+    const waiting = store.ledger.record([makeUsage({ requestId: "t-locked" })]).finally(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(settled, false, "the write waits for the lock off the event loop");
+    other.exec("COMMIT");
+    assert.deepEqual(await waiting, { inserted: 1, duplicates: 0 });
+    // A write that fails on the thread rejects (the LedgerWriter keeps the batch and retries).
+    other.exec("ALTER TABLE usage_records RENAME TO usage_records_moved");
+    await assert.rejects(store.ledger.record([makeUsage({ requestId: "t-2" })]), /no such table/);
+    other.exec("ALTER TABLE usage_records_moved RENAME TO usage_records");
+    other.close();
+    assert.deepEqual(await store.ledger.record([makeUsage({ requestId: "t-2" })]), {
+      inserted: 1,
+      duplicates: 0,
+    });
+    // The main connection (spend, get) sees what the thread committed.
+    assert.equal((await store.ledger.get("t-2"))?.requestId, "t-2");
+  } finally {
+    await store.close();
+  }
+  const reopened = await openStore({ type: "sqlite", path });
+  try {
+    assert.equal((await reopened.ledger.get("t-1"))?.requestId, "t-1");
+  } finally {
+    await reopened.close();
+  }
+});

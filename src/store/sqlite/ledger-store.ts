@@ -1,16 +1,13 @@
-import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { ledgerRow } from "../ledger-row.ts";
 import { sortSpendRows } from "../spend.ts";
 import { buildSpendSql, type SpendDialect } from "../spend-sql.ts";
 import type { LedgerStore, SpendQuery, SpendRow, UsageRecord } from "../store.ts";
 import { checkSpendQuery, checkUsageRecord } from "../validate.ts";
-import { inTransaction } from "./sqlite-util.ts";
+import { LEDGER_COLUMNS as COLUMNS, type LedgerRowValues, prepareLedgerInsert } from "./ledger-insert.ts";
+import type { LedgerWriteThread } from "./ledger-write-thread.ts";
 
 type Row = Record<string, unknown>;
-
-const COLUMNS =
-  "request_id, time_ms, key_id, team, workload, route, backend, model, protocol, operation, status, " +
-  "input_tokens, output_tokens, cached_input_tokens, cost_micro_usd, accuracy, attempts, latency_ms, ttft_ms";
 
 const DIALECT: SpendDialect = {
   placeholder: () => "?",
@@ -49,16 +46,14 @@ function fromRow(row: Row): UsageRecord {
 
 export class SqliteLedgerStore implements LedgerStore {
   readonly #db: DatabaseSync;
-  readonly #insert: StatementSync;
+  readonly #write: (rows: LedgerRowValues[]) => number | Promise<number>;
   readonly #get: StatementSync;
   readonly #spends = new Map<string, StatementSync>();
 
-  constructor(db: DatabaseSync) {
+  /** `thread`: commit batches there instead of on the event loop (file databases). */
+  constructor(db: DatabaseSync, thread?: LedgerWriteThread) {
     this.#db = db;
-    this.#insert = db.prepare(
-      `INSERT INTO usage_records (${COLUMNS}) VALUES (${Array(19).fill("?").join(", ")})` +
-        " ON CONFLICT (request_id) DO NOTHING",
-    );
+    this.#write = thread ? (rows) => thread.write(rows) : prepareLedgerInsert(db);
     this.#get = db.prepare(`SELECT ${COLUMNS} FROM usage_records WHERE request_id = ?`);
   }
 
@@ -66,14 +61,9 @@ export class SqliteLedgerStore implements LedgerStore {
     for (const r of records) checkUsageRecord(r);
     if (records.length === 0) return { inserted: 0, duplicates: 0 };
     // One transaction per batch: all or nothing, and one fsync instead of one per row.
-    const inserted = inTransaction(this.#db, () => {
-      let n = 0;
-      for (const r of records) {
-        const result = this.#insert.run(...(ledgerRow(r, (d) => d.getTime()) as SQLInputValue[]));
-        n += Number(result.changes);
-      }
-      return n;
-    });
+    const inserted = await this.#write(
+      records.map((r) => ledgerRow(r, (d) => d.getTime()) as LedgerRowValues),
+    );
     return { inserted, duplicates: records.length - inserted };
   }
 

@@ -30,3 +30,11 @@ export function rethrowConflict(error: unknown, entity: string, idColumn: string
 export const toMs = (d: Date | null): number | null => (d ? d.getTime() : null);
 export const fromMs = (ms: unknown): Date | null =>
   ms === null || ms === undefined ? null : new Date(Number(ms));
+
+/** Pragmas every connection to a Switchyard database file uses (the main one and the ledger writer thread's). */
+export function configureConnection(db: DatabaseSync): void {
+  db.exec("PRAGMA journal_mode = WAL");
+  // FULL: a commit is on disk before it returns, so the ledger writer may then drop its journal lines.
+  db.exec("PRAGMA synchronous = FULL");
+  db.exec("PRAGMA foreign_keys = ON");
+}

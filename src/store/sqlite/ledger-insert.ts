@@ -1,0 +1,27 @@
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { inTransaction } from "./sqlite-util.ts";
+
+export const LEDGER_COLUMNS =
+  "request_id, time_ms, key_id, team, workload, route, backend, model, protocol, operation, status, " +
+  "input_tokens, output_tokens, cached_input_tokens, cost_micro_usd, accuracy, attempts, latency_ms, ttft_ms";
+
+/** A ledger row in column order (see ledgerRow), with `time` as epoch milliseconds. */
+export type LedgerRowValues = SQLInputValue[];
+
+/**
+ * Prepares the idempotent ledger INSERT on `db` and returns a function that writes one batch in one
+ * transaction (all or nothing, one fsync) and returns how many rows were new. Shared by the in-thread
+ * store and the writer thread so both write exactly the same way.
+ */
+export function prepareLedgerInsert(db: DatabaseSync): (rows: LedgerRowValues[]) => number {
+  const insert = db.prepare(
+    `INSERT INTO usage_records (${LEDGER_COLUMNS}) VALUES (${Array(19).fill("?").join(", ")})` +
+      " ON CONFLICT (request_id) DO NOTHING",
+  );
+  return (rows) =>
+    inTransaction(db, () => {
+      let inserted = 0;
+      for (const row of rows) inserted += Number(insert.run(...row).changes);
+      return inserted;
+    });
+}
