@@ -14,6 +14,7 @@ import {
   type ModelStreamInferResponse,
   ModelStreamInferResponseSchema,
 } from "../../gen/inference/grpc_service_pb.ts";
+import { type EngineScript, enginePlan } from "./kserve-engine.ts";
 import {
   type FaultScript,
   type GrpcFake,
@@ -57,7 +58,7 @@ export type TextScript = {
   /** Send outputs as typed `contents.bytes_contents` instead of raw_output_contents. */
   typedContents?: boolean;
 };
-export type Script = TextScript | StatusScript | FaultScript;
+export type Script = TextScript | EngineScript | StatusScript | FaultScript;
 
 type Spec = { name: string; datatype: string; shape: number[] };
 const VLLM_INPUTS: Spec[] = [
@@ -97,7 +98,7 @@ function inputsOf(model: FakeModel): Spec[] {
 }
 
 /** What the fake decoded from one valid inference request. */
-type Decoded = { prompt: string; stream: boolean; maxTokens: number; flags: Set<string> };
+export type Decoded = { prompt: string; stream: boolean; maxTokens: number; flags: Set<string> };
 
 /** Validates like Triton; returns the decoded request or Triton's error text. */
 function decode(req: ModelInferRequest, models: Record<string, FakeModel>): Decoded | string {
@@ -198,7 +199,7 @@ function uint32(value: number): Uint8Array {
   return out;
 }
 
-type Piece = { text: string; tokens: number; finish: string | undefined; final: boolean };
+export type Piece = { text: string; tokens: number; finish: string | undefined; final: boolean };
 
 /** Builds one response: text_output, plus the vLLM extras the request asked for. */
 function responseOf(
@@ -206,7 +207,7 @@ function responseOf(
   d: Decoded,
   model: FakeModel,
   piece: Piece,
-  opts: { typed: boolean; stream: boolean },
+  opts: { typed: boolean; stream: boolean; inputTokens: number },
 ): ModelInferResponse {
   const outputs: { name: string; datatype: string; shape: bigint[]; raw: Uint8Array; bytes?: Uint8Array }[] =
     [];
@@ -233,7 +234,7 @@ function responseOf(
       name: "num_input_tokens",
       datatype: "UINT32",
       shape: [1n],
-      raw: uint32(words(d.prompt).length),
+      raw: uint32(opts.inputTokens),
     });
   if (d.flags.has("return_num_output_tokens"))
     outputs.push({ name: "num_output_tokens", datatype: "UINT32", shape: [1n], raw: uint32(piece.tokens) });
@@ -302,7 +303,9 @@ export async function startKServeFake(
         outputs: (model.profile === "vllm" ? VLLM_OUTPUTS : TRT_OUTPUTS).map(tensor),
       };
     }),
-    ModelInfer: base.scriptedUnary(async (req: ModelInferRequest, script: TextScript) => {
+    ModelInfer: base.scriptedUnary(async (req: ModelInferRequest, script: TextScript | EngineScript) => {
+      if (script.kind === "engine")
+        throw grpcStatus(grpc.status.UNIMPLEMENTED, "fake: engine scripts serve ModelStreamInfer only");
       const d = decode(req, models);
       if (typeof d === "string")
         throw grpcStatus(
@@ -321,11 +324,16 @@ export async function startKServeFake(
       return responseOf(req, d, model, piece as Piece, {
         typed: script.typedContents === true,
         stream: false,
+        inputTokens: words(d.prompt).length,
       });
     }),
     ModelStreamInfer: base.scriptedBidi(
       "request",
-      async (req: ModelInferRequest, script: TextScript, out: Outbound<ModelStreamInferResponse>) => {
+      async (
+        req: ModelInferRequest,
+        scripted: TextScript | EngineScript,
+        out: Outbound<ModelStreamInferResponse>,
+      ) => {
         const send = (message: Partial<ModelStreamInferResponse>) =>
           out.send(create(ModelStreamInferResponseSchema, message as never));
         const d = decode(req, models);
@@ -336,9 +344,23 @@ export async function startKServeFake(
             errorMessage: "Streaming is only supported if model is deployed using decoupled mode.",
           }));
         const enableEmpty = req.parameters.triton_enable_empty_final_response?.parameterChoice.value === true;
-        base.served.inputTokens += words(d.prompt).length;
-        const pieces = plan(script, d, model);
-        for (const [i, piece] of pieces.entries()) {
+        let pieces: Iterable<Piece> | AsyncIterable<Piece>;
+        let inputTokens: number;
+        let script: TextScript;
+        if (scripted.kind === "engine") {
+          const run = scripted.engine({ prompt: d.prompt, maxTokens: d.maxTokens, signal: out.signal });
+          pieces = enginePlan(run, scripted, d, model);
+          inputTokens = run.promptTokens;
+          script = scripted.chunkDelayMs === undefined ? {} : { chunkDelayMs: scripted.chunkDelayMs };
+        } else {
+          script = scripted;
+          pieces = plan(script, d, model);
+          inputTokens = words(d.prompt).length;
+        }
+        base.served.inputTokens += inputTokens;
+        let i = -1;
+        for await (const piece of pieces) {
+          i += 1;
           if (script.errorMessage !== undefined && i === (script.errorAfterResponses ?? 0))
             return void (await send({ errorMessage: script.errorMessage }));
           if (i === script.cutAfterResponses) return out.cut();
@@ -350,6 +372,7 @@ export async function startKServeFake(
           const response = responseOf(req, d, model, piece, {
             typed: script.typedContents === true,
             stream: true,
+            inputTokens,
           });
           if (!(await send({ inferResponse: response }))) return;
           base.served.outputTokens += piece.tokens;

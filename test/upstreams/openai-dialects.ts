@@ -3,7 +3,7 @@
 // not its details: where streamed usage goes, tool-call deltas, extra fields. Mistral's request checks and
 // error bodies live in openai-mistral.ts.
 import { randomBytes, randomInt } from "node:crypto";
-import { type ChatPlan, randomAlnum, requestId, type Usage } from "./openai-wire.ts";
+import { type ChatPlan, type ChatStreamParts, randomAlnum, requestId, type Usage } from "./openai-wire.ts";
 import type { SseEvent } from "./sse.ts";
 
 export type OpenAIDialect = "openai" | "mistral" | "ollama" | "llama-server";
@@ -144,8 +144,49 @@ export function compatCompletion(
 /**
  * The `data:` events of a stream in a compatible server's layout: a role chunk, content deltas, each tool
  * call in one delta with its whole arguments (Mistral, Ollama) or fragments (llama-server), the finish
- * chunk (with usage where the style puts it), `data: [DONE]`.
+ * chunk (with usage where the style puts it), `data: [DONE]`. In parts, as openai-wire.ts's chatStreamParts.
  */
+export function compatStreamParts(
+  id: string,
+  created: number,
+  model: string,
+  style: CompatStyle,
+  dialect: OpenAIDialect,
+): ChatStreamParts {
+  const head = { id, object: "chat.completion.chunk", created, model, ...style.extra };
+  const event = (delta: Json, finish: string | null, tokens: number, tail: Json = {}): SseEvent => {
+    const chunk = { ...head, choices: [{ index: 0, delta, finish_reason: finish }], ...tail };
+    return { text: `data: ${JSON.stringify(chunk)}\n\n`, tokens };
+  };
+  return {
+    start: () => [event({ role: "assistant", content: "" }, null, 0)],
+    content: (piece, tokens = 1) => event({ content: piece }, null, tokens),
+    end(plan) {
+      const events: SseEvent[] = [];
+      const calls = toolCallsOf(plan, style);
+      plan.toolCalls.forEach((t, index) => {
+        const call = calls[index] ?? {};
+        if (dialect === "llama-server") {
+          const first = { ...call, function: { name: t.name, arguments: "" } };
+          events.push(event({ tool_calls: [first] }, null, 0));
+          for (const piece of t.pieces) {
+            events.push(event({ tool_calls: [{ index, function: { arguments: piece } }] }, null, 1));
+          }
+        } else {
+          events.push(event({ tool_calls: [call] }, null, t.pieces.length));
+        }
+      });
+      const tail: Json = {};
+      if (style.streamUsage === "finish-chunk") tail.usage = usageOf(plan.usage, dialect === "llama-server");
+      if (style.timings) tail.timings = timingsOf(plan.usage);
+      const finishDelta = dialect === "llama-server" ? {} : { content: "" };
+      events.push(event(finishDelta, plan.finishReason, 0, tail));
+      events.push({ text: "data: [DONE]\n\n", tokens: 0 });
+      return events;
+    },
+  };
+}
+
 export function compatStreamEvents(
   plan: ChatPlan,
   id: string,
@@ -153,31 +194,6 @@ export function compatStreamEvents(
   style: CompatStyle,
   dialect: OpenAIDialect,
 ): SseEvent[] {
-  const head = { id, object: "chat.completion.chunk", created, model: plan.model, ...style.extra };
-  const event = (delta: Json, finish: string | null, tokens: number, tail: Json = {}): SseEvent => {
-    const chunk = { ...head, choices: [{ index: 0, delta, finish_reason: finish }], ...tail };
-    return { text: `data: ${JSON.stringify(chunk)}\n\n`, tokens };
-  };
-  const events = [event({ role: "assistant", content: "" }, null, 0)];
-  for (const piece of plan.chunks) events.push(event({ content: piece }, null, 1));
-  const calls = toolCallsOf(plan, style);
-  plan.toolCalls.forEach((t, index) => {
-    const call = calls[index] ?? {};
-    if (dialect === "llama-server") {
-      const first = { ...call, function: { name: t.name, arguments: "" } };
-      events.push(event({ tool_calls: [first] }, null, 0));
-      for (const piece of t.pieces) {
-        events.push(event({ tool_calls: [{ index, function: { arguments: piece } }] }, null, 1));
-      }
-    } else {
-      events.push(event({ tool_calls: [call] }, null, t.pieces.length));
-    }
-  });
-  const tail: Json = {};
-  if (style.streamUsage === "finish-chunk") tail.usage = usageOf(plan.usage, dialect === "llama-server");
-  if (style.timings) tail.timings = timingsOf(plan.usage);
-  const finishDelta = dialect === "llama-server" ? {} : { content: "" };
-  events.push(event(finishDelta, plan.finishReason, 0, tail));
-  events.push({ text: "data: [DONE]\n\n", tokens: 0 });
-  return events;
+  const parts = compatStreamParts(id, created, plan.model, style, dialect);
+  return [...parts.start(plan), ...plan.chunks.map((piece) => parts.content(piece)), ...parts.end(plan)];
 }

@@ -4,11 +4,13 @@
 // request checks, error bodies from test/fixtures/mistral/), Ollama's /v1 or llama-server instead
 // (openai-dialects.ts: response shapes).
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { chatPrompt, collectText, type EngineProducer } from "./engine-source.ts";
 import { createFakeCore, type RecordedRequest } from "./http-fake-core.ts";
 import {
   COMPAT_STYLES,
   compatCompletion,
   compatStreamEvents,
+  compatStreamParts,
   completionId,
   dialectHeaders,
   type OpenAIDialect,
@@ -23,11 +25,14 @@ import {
   mistralRejection,
 } from "./openai-mistral.ts";
 import {
+  type ChatPlan,
   chatCompletion,
   chatStreamEvents,
+  chatStreamParts,
   embeddingInputs,
   embeddingsResponse,
   MODELS,
+  messageTexts,
   planChat,
   successHeaders,
 } from "./openai-wire.ts";
@@ -77,7 +82,21 @@ export type ErrorScript = {
 /** reset: RST the connection before any response; hang: never answer. */
 export type FaultScript = { kind: "reset" } | { kind: "hang" };
 export type EmbeddingScript = { kind: "embedding"; dims?: number; usage?: { prompt_tokens: number } };
-export type Script = ChatScript | ErrorScript | FaultScript | EmbeddingScript;
+/**
+ * Chat served by a live engine instead of scripted text (engine-source.ts): the messages become one prompt
+ * (`role: content` lines), `max_completion_tokens` / `max_tokens` cap it (default: until the context is
+ * full, as llama-server does), deltas stream as the engine makes them, usage is the engine's own count, and
+ * the engine stops when the client goes away. Wire format as for scripted replies, in every dialect.
+ */
+export type EngineScript = {
+  kind: "engine";
+  engine: EngineProducer;
+  delayMs?: number;
+  /** Pause between SSE events; the engine generates nothing meanwhile (it runs only when pulled). */
+  chunkDelayMs?: number;
+  headers?: Record<string, string>;
+};
+export type Script = ChatScript | ErrorScript | FaultScript | EmbeddingScript | EngineScript;
 export type { RecordedRequest };
 export interface OpenAIFake {
   url: string;
@@ -207,7 +226,68 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
       served.promptTokens += response.usage.prompt_tokens;
       return sendJson(ex, response, {}, dialect);
     }
+    if (script.kind === "engine") return serveEngine(ex, script, body);
     return serveChat(ex, script.kind === "embedding" ? {} : script, body);
+  }
+
+  async function serveEngine(ex: Exchange, script: EngineScript, body: Json): Promise<void> {
+    const limit = body.max_completion_tokens ?? body.max_tokens;
+    const run = script.engine({
+      prompt: chatPrompt(messageTexts(body.messages)),
+      maxTokens: typeof limit === "number" ? limit : Number.POSITIVE_INFINITY,
+      signal: ex.signal,
+    });
+    const id = completionId(dialect);
+    const created = Math.floor(Date.now() / 1000);
+    const style = dialect === "openai" ? undefined : COMPAT_STYLES[dialect];
+    const model = typeof body.model === "string" ? body.model : "gpt-4o-mini";
+    // Read once the run has ended: its finish reason and counts are final then.
+    const planOf = (text: string): ChatPlan => ({
+      model,
+      content: text,
+      chunks: [],
+      toolCalls: [],
+      finishReason: run.finishReason ?? "stop",
+      usage: { prompt_tokens: run.promptTokens, completion_tokens: run.completionTokens },
+    });
+    served.promptTokens += run.promptTokens;
+    if (body.stream !== true) {
+      const text = await collectText(run);
+      if (ex.signal.aborted) return;
+      served.completionTokens += run.completionTokens;
+      const completion = style
+        ? compatCompletion(planOf(text), id, created, style, dialect)
+        : chatCompletion(planOf(text), id, created);
+      return sendJson(ex, completion, script.headers, dialect);
+    }
+    const streamOptions = isObject(body.stream_options) ? body.stream_options : {};
+    const parts = style
+      ? compatStreamParts(id, created, model, style, dialect)
+      : chatStreamParts(id, created, model, {
+          includeUsage: streamOptions.include_usage === true,
+          obfuscation: streamOptions.include_obfuscation !== false,
+        });
+    async function* events() {
+      yield* parts.start(planOf(""));
+      for await (const piece of run) yield parts.content(piece.text, piece.tokens);
+      if (run.finishReason !== undefined) yield* parts.end(planOf(""));
+    }
+    ex.res.writeHead(200, {
+      ...headersFor(dialect, "text/event-stream; charset=utf-8", ex.startedAt),
+      ...script.headers,
+    });
+    ex.res.flushHeaders();
+    const outcome = await writeSse(ex.res, events(), {
+      signal: ex.signal,
+      chunkDelayMs: script.chunkDelayMs,
+      onEvent: (event) => {
+        served.completionTokens += event.tokens;
+      },
+    });
+    if (outcome === "completed") {
+      served.streamsCompleted += 1;
+      core.notify();
+    }
   }
 
   async function serveChat(ex: Exchange, script: ChatScript, body: Json): Promise<void> {

@@ -73,6 +73,20 @@ export function promptWords(messages: unknown): number {
   return words;
 }
 
+/** Each message's role and text (string content, or its text parts joined), for a raw-text engine prompt. */
+export function messageTexts(messages: unknown): { role: string; content: string }[] {
+  if (!Array.isArray(messages)) return [];
+  return messages.map((m: Json | null) => {
+    const content: unknown = m?.content;
+    const text = Array.isArray(content)
+      ? content.map((part: Json | null) => (typeof part?.text === "string" ? part.text : "")).join("")
+      : typeof content === "string"
+        ? content
+        : "";
+    return { role: typeof m?.role === "string" ? m.role : "user", content: text };
+  });
+}
+
 /** "Hello from fake" → ["Hello", " from", " fake"]; joining the pieces gives the text back. */
 export function splitWords(text: string): string[] {
   return text.split(/(?<=\S)(?=\s)/).filter((piece) => piece.length > 0);
@@ -166,18 +180,27 @@ export function chatCompletion(plan: ChatPlan, id: string, created: number): Jso
 
 export type StreamOptions = { includeUsage: boolean; obfuscation: boolean };
 
-/** The `data:` events of a streamed chat completion, `data: [DONE]` last. */
-export function chatStreamEvents(
-  plan: ChatPlan,
+/**
+ * A streamed chat completion in three parts, so a live generation can send its head before the text exists:
+ * `start` (the role chunk), one `content` chunk per text delta, `end` (tool calls, finish, usage, [DONE]).
+ */
+export type ChatStreamParts = {
+  start(plan: ChatPlan): SseEvent[];
+  content(piece: string, tokens?: number): SseEvent;
+  end(plan: ChatPlan): SseEvent[];
+};
+
+export function chatStreamParts(
   id: string,
   created: number,
+  model: string,
   opts: StreamOptions,
-): SseEvent[] {
+): ChatStreamParts {
   const head = {
     id,
     object: "chat.completion.chunk",
     created,
-    model: plan.model,
+    model,
     service_tier: "default",
     system_fingerprint: SYSTEM_FINGERPRINT,
   };
@@ -190,21 +213,37 @@ export function chatStreamEvents(
   const choice = (delta: Json, finish: string | null = null): Json[] => [
     { index: 0, delta, logprobs: null, finish_reason: finish },
   ];
-  const events = [
-    event(choice({ role: "assistant", content: plan.content === null ? null : "", refusal: null }), 0),
-  ];
-  for (const piece of plan.chunks) events.push(event(choice({ content: piece }), 1));
-  plan.toolCalls.forEach((t, index) => {
-    const first = { index, id: t.id, type: "function", function: { name: t.name, arguments: "" } };
-    events.push(event(choice({ tool_calls: [first] }), 0));
-    for (const piece of t.pieces) {
-      events.push(event(choice({ tool_calls: [{ index, function: { arguments: piece } }] }), 1));
-    }
-  });
-  events.push(event(choice({}, plan.finishReason), 0));
-  if (opts.includeUsage) events.push(event([], 0, usageObject(plan.usage)));
-  events.push({ text: "data: [DONE]\n\n", tokens: 0 });
-  return events;
+  return {
+    start: (plan) => [
+      event(choice({ role: "assistant", content: plan.content === null ? null : "", refusal: null }), 0),
+    ],
+    content: (piece, tokens = 1) => event(choice({ content: piece }), tokens),
+    end(plan) {
+      const events: SseEvent[] = [];
+      plan.toolCalls.forEach((t, index) => {
+        const first = { index, id: t.id, type: "function", function: { name: t.name, arguments: "" } };
+        events.push(event(choice({ tool_calls: [first] }), 0));
+        for (const piece of t.pieces) {
+          events.push(event(choice({ tool_calls: [{ index, function: { arguments: piece } }] }), 1));
+        }
+      });
+      events.push(event(choice({}, plan.finishReason), 0));
+      if (opts.includeUsage) events.push(event([], 0, usageObject(plan.usage)));
+      events.push({ text: "data: [DONE]\n\n", tokens: 0 });
+      return events;
+    },
+  };
+}
+
+/** The `data:` events of a streamed chat completion, `data: [DONE]` last. */
+export function chatStreamEvents(
+  plan: ChatPlan,
+  id: string,
+  created: number,
+  opts: StreamOptions,
+): SseEvent[] {
+  const parts = chatStreamParts(id, created, plan.model, opts);
+  return [...parts.start(plan), ...plan.chunks.map((piece) => parts.content(piece)), ...parts.end(plan)];
 }
 
 type EmbeddingInput = { key: string; tokens: number };

@@ -45,24 +45,27 @@ function writeFlushed(res: ServerResponse, text: string, signal: AbortSignal): P
 /**
  * Writes `events` in order (headers must already be sent). Each write waits until the bytes reach the
  * socket, so a cut after N events delivers exactly N events first. Ends the response when all are written.
+ * `events` may be produced as they are written (an async iterable, e.g. from a live engine): the writer
+ * pulls the next one only after the previous one went out, and stops pulling when it stops writing.
  */
 export async function writeSse(
   res: ServerResponse,
-  events: SseEvent[],
+  events: Iterable<SseEvent> | AsyncIterable<SseEvent>,
   opts: SseWriteOptions,
 ): Promise<SseOutcome> {
-  for (let i = 0; i <= events.length; i++) {
-    if (opts.cutAfterEvents !== undefined && i >= opts.cutAfterEvents && i < events.length) {
+  let i = 0;
+  for await (const event of events) {
+    // Only reached while an event remains: cutting or hanging after the last one is just completing.
+    if (opts.cutAfterEvents !== undefined && i >= opts.cutAfterEvents) {
       opts.onCut?.();
       res.socket?.destroy();
       return "cut";
     }
-    if (opts.hangAfterEvents !== undefined && i >= opts.hangAfterEvents && i < events.length) return "hung";
-    const event = events[i];
-    if (event === undefined) break;
+    if (opts.hangAfterEvents !== undefined && i >= opts.hangAfterEvents) return "hung";
     if (i > 0 && !(await sleep(opts.chunkDelayMs ?? 0, opts.signal))) return "aborted";
     if (opts.signal.aborted || !(await writeFlushed(res, event.text, opts.signal))) return "aborted";
     opts.onEvent?.(event);
+    i += 1;
   }
   return new Promise((resolve) => {
     const onAbort = (): void => resolve("aborted");

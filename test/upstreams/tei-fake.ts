@@ -71,6 +71,8 @@ export type Outbound<M> = {
   /** Resolves false when the client has gone. */
   send(message: M): Promise<boolean>;
   pause(ms: number): Promise<boolean>;
+  /** Aborts when the client cancels or the call ends. */
+  signal: AbortSignal;
   cut(): void;
   hang(): Promise<void>;
 };
@@ -356,6 +358,7 @@ export class GrpcFakeBase<S extends { kind?: string }> {
           });
         }),
       pause: (ms) => pause(ms, ex.gone),
+      signal: ex.gone,
       cut: () => {
         ex.rec.cut = true;
         ex.stopped = true;
