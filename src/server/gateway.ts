@@ -46,6 +46,7 @@ import { HealthStatus, healthService } from "./health.ts";
 import { type Listener, listen } from "./listen.ts";
 import { DescriptorIndex, reflectionServiceV1, reflectionServiceV1alpha } from "./reflection.ts";
 import { drain } from "./shutdown.ts";
+import { createUnaryFastPath } from "./unary-fast-path.ts";
 
 export type Gateway = {
   port: number;
@@ -163,11 +164,9 @@ export async function startGateway(options: {
   let active = 0;
   // Who waits for "no request in flight" (only a draining shutdown): a plain list, no Event per request.
   const idleWaiters: (() => void)[] = [];
+  const inference = inferenceService({ pipeline, config: () => config.current, logger, telemetry });
   const routes = (router: ConnectRouter) => {
-    router.service(
-      InferenceService,
-      inferenceService({ pipeline, config: () => config.current, logger, telemetry }),
-    );
+    router.service(InferenceService, inference);
     router.service(
       AdminService,
       adminService({
@@ -185,12 +184,20 @@ export async function startGateway(options: {
     router.service(ReflectionV1alpha, reflectionServiceV1alpha(descriptors));
   };
   const forceSignal = new AbortController();
-  const handler = connectNodeAdapter({
-    routes,
+  const connectLimits = {
     readMaxBytes: server.limits.maxRequestBytes,
     writeMaxBytes: server.limits.maxResponseBytes,
     maxTimeoutMs: server.limits.maxTimeoutMs,
     shutdownSignal: forceSignal.signal,
+  };
+  const handler = connectNodeAdapter({ routes, ...connectLimits });
+  // The hot unary calls skip connect-node's universal handler; everything else goes through it.
+  const fastPath = createUnaryFastPath({
+    ...connectLimits,
+    methods: [
+      { method: InferenceService.method.generate, impl: inference.generate as never },
+      { method: InferenceService.method.embed, impl: inference.embed as never },
+    ],
   });
 
   const listener: Listener = await listen(
@@ -215,7 +222,7 @@ export async function startGateway(options: {
         openai(req, res); // the OpenAI-compatible REST facade
         return;
       }
-      handler(req, res);
+      if (!fastPath(req, res)) handler(req, res);
     },
   );
 

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { createRequestContext, type RequestContext } from "../../api/request-context.ts";
 import type { CompiledConfig, Operation } from "../../config/compile.ts";
 import type { Pipeline } from "../../pipeline/pipeline.ts";
+import { callerGone } from "../../server/http/caller-gone.ts";
+import { requestHeaders } from "../../server/http/request-headers.ts";
 import type { Logger } from "../../telemetry/logger.ts";
 import type { RequestTelemetry } from "../../telemetry/request-telemetry.ts";
 import { chatCompletions } from "./chat-completions.ts";
@@ -15,7 +17,6 @@ import {
   type HttpResponse,
   parseJsonObject,
   readBody,
-  requestHeaders,
   sendJson,
 } from "./http-io.ts";
 import { type ResolvedModel, resolveModel } from "./model-mapping.ts";
@@ -145,7 +146,7 @@ export function openAIFacade(deps: OpenAIFacadeDeps): OpenAIFacade {
   }
 
   async function dispatch(req: HttpRequest, res: HttpResponse): Promise<void> {
-    const signal = callerGone(res);
+    const signal = callerGone(res).signal;
     const method = req.method ?? "GET";
     const path = new URL(req.url ?? "/", "http://gateway.invalid").pathname;
     const only = (allowed: string, serve: () => Promise<void>) =>
@@ -170,15 +171,6 @@ export function openAIFacade(deps: OpenAIFacadeDeps): OpenAIFacade {
       if (!res.writableEnded) res.end();
     });
   };
-}
-
-/** Aborts when the caller goes away before the response is complete: the pipeline stops the upstream. */
-function callerGone(res: HttpResponse): AbortSignal {
-  const abort = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) abort.abort();
-  });
-  return abort.signal;
 }
 
 /** An unknown path (404) or method (405), answered as OpenAI does, outside any operation (no log line). */

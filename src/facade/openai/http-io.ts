@@ -1,10 +1,8 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "node:http";
-import type { Http2ServerRequest } from "node:http2";
-import { GatewayError } from "../../errors/gateway-error.ts";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { BodyTooLargeError, type HttpRequest, readBodyCapped } from "../../server/http/read-body.ts";
 import { OpenAIRequestError } from "./errors.ts";
 
-/** The gateway serves HTTP/1.1 and h2c on one port: the facade takes either. */
-export type HttpRequest = IncomingMessage | Http2ServerRequest;
+export type { HttpRequest };
 /** What the facade uses of a response; http.ServerResponse and http2.Http2ServerResponse both have it. */
 export interface HttpResponse {
   readonly headersSent: boolean;
@@ -21,85 +19,22 @@ export interface HttpResponse {
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
-/**
- * Reads the request body, counting bytes as they arrive: past `maxBytes` it
- * rejects at once (413) without buffering the rest. Rejects with `cancelled`
- * when the caller goes away mid-body.
- */
-export function readBody(req: HttpRequest, maxBytes: number): Promise<Buffer> {
+/** The request body (JSON only), bounded by `maxBytes`: 415 for another type, 413 past the limit. */
+export async function readBody(req: HttpRequest, maxBytes: number): Promise<Buffer> {
   const type = req.headers["content-type"];
   if (type === undefined || !JSON_TYPE.test(type)) {
-    return Promise.reject(
-      new OpenAIRequestError(
-        "invalid_argument",
-        `unsupported content-type ${type === undefined ? "(none)" : JSON.stringify(type.slice(0, 80))}: send application/json`,
-        { status: 415 },
-      ),
+    throw new OpenAIRequestError(
+      "invalid_argument",
+      `unsupported content-type ${type === undefined ? "(none)" : JSON.stringify(type.slice(0, 80))}: send application/json`,
+      { status: 415 },
     );
   }
-  const tooLarge = () =>
-    new OpenAIRequestError(
-      "message_too_large",
-      `request body is larger than the limit of ${maxBytes} bytes (server.limits.maxRequestBytes)`,
-    );
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    discardRest(req, maxBytes);
-    return Promise.reject(tooLarge());
+  try {
+    return await readBodyCapped(req, maxBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw new OpenAIRequestError("message_too_large", error.message);
+    throw error;
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onGone);
-      req.off("close", onGone);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxBytes) {
-        chunks.push(chunk);
-        return;
-      }
-      cleanup();
-      chunks.length = 0;
-      discardRest(req, maxBytes);
-      reject(tooLarge());
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onGone = () => {
-      cleanup();
-      reject(new GatewayError("cancelled", "the caller went away while sending the request"));
-    };
-    req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", onGone);
-    req.once("close", onGone);
-  });
-}
-
-/** Most bytes dropped after an early 413 before the connection is cut. */
-const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
-
-/**
- * After an early 413, keep reading and dropping (never buffering) what the
- * client still sends: HTTP clients such as undici (fetch, the OpenAI SDK)
- * report a connection error instead of the 413 when the connection closes
- * while they upload. A client sending past a generous cap is cut off.
- */
-function discardRest(req: HttpRequest, maxBytes: number): void {
-  const cap = Math.max(DRAIN_CAP_BYTES, 4 * maxBytes);
-  let dropped = 0;
-  req.on("data", (chunk: Buffer) => {
-    dropped += chunk.length;
-    if (dropped > cap) req.destroy();
-  });
-  req.on("error", () => {}); // a reset while draining is expected, not a failure
-  req.resume();
 }
 
 /** Strict JSON (UTF-8, a single object), with an error that says where it broke and never echoes the body. */
@@ -137,22 +72,6 @@ function where(text: string, error: unknown): string {
   const column = position - before.lastIndexOf("\n");
   const reason = at[1]!.charAt(0).toLowerCase() + at[1]!.slice(1);
   return `${reason} at line ${line}, column ${column}`;
-}
-
-/** The caller's headers as a Headers object (HTTP/2 pseudo-headers left out). */
-export function requestHeaders(raw: IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) {
-      try {
-        out.append(name, v);
-      } catch {
-        // a value Headers refuses (Node accepted it); routing and auth never need it
-      }
-    }
-  }
-  return out;
 }
 
 /** The OpenAI SDKs send their own timeout (whole seconds) in x-stainless-timeout; it bounds the deadline. */
