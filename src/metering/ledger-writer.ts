@@ -147,7 +147,7 @@ export class LedgerWriter {
     }
     this.#journal(clean);
     this.#queue.push(clean);
-    if (this.#queue.length >= this.#batchSize) void this.#startDrain();
+    if (this.#queue.length >= this.#batchSize) void this.#startDrain(false);
     else this.#timer ??= setTimeout(() => void this.#startDrain(), this.#intervalMs).unref();
   }
 
@@ -217,10 +217,11 @@ export class LedgerWriter {
     }
   }
 
-  #startDrain(): Promise<void> {
+  /** `all` false: write full batches only, the rest waits for the timer (no trickle of tiny batches). */
+  #startDrain(all = true): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#draining ??= this.#drain().finally(() => {
+    this.#draining ??= this.#drain(all).finally(() => {
       this.#draining = undefined;
       // Records appended while the last batch settled must not wait for another append to be picked up.
       if (this.#queue.length > 0 && !this.#closed)
@@ -229,8 +230,8 @@ export class LedgerWriter {
     return this.#draining;
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+  async #drain(all: boolean): Promise<void> {
+    while (this.#queue.length >= (all ? 1 : this.#batchSize)) {
       // The batch leaves the queue only once the store confirmed it: a failure keeps it for the retry.
       const batch = this.#queue.slice(0, this.#batchSize);
       await this.#write(batch);

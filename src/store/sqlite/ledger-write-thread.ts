@@ -31,7 +31,8 @@ export class LedgerWriteThread {
     const done = new Promise<number>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       worker.ref();
-      worker.postMessage({ id, rows } satisfies LedgerWriteRequest);
+      // One JSON string instead of nested arrays: structured-cloning 100 rows cost ~2 ms of the event loop.
+      worker.postMessage({ id, rows: JSON.stringify(rows) } satisfies LedgerWriteRequest);
     });
     this.#inflight.add(done);
     const forget = (): void => {

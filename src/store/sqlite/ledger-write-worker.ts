@@ -8,7 +8,7 @@ import { configureConnection } from "./sqlite-util.ts";
  * (an fsync with synchronous = FULL, milliseconds on a busy disk) never blocks the event loop that
  * serves requests. Messages are handled one at a time, in order.
  */
-export type LedgerWriteRequest = { id: number; rows: LedgerRowValues[] };
+export type LedgerWriteRequest = { id: number /** LedgerRowValues[] as JSON */; rows: string };
 export type LedgerWriteReply = { id: number; inserted: number } | { id: number; error: string };
 
 const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs: number };
@@ -19,7 +19,7 @@ const write = prepareLedgerInsert(db);
 parentPort?.on("message", ({ id, rows }: LedgerWriteRequest) => {
   let reply: LedgerWriteReply;
   try {
-    reply = { id, inserted: write(rows) };
+    reply = { id, inserted: write(JSON.parse(rows) as LedgerRowValues[]) };
   } catch (error) {
     reply = { id, error: error instanceof Error ? error.message : String(error) };
   }
