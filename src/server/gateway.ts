@@ -42,11 +42,11 @@ import type { Store, StoreConfig } from "../store/store.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import { GatewayMetrics } from "../telemetry/metrics.ts";
 import { RequestTelemetry } from "../telemetry/request-telemetry.ts";
+import { createFastPath } from "./fast-path.ts";
 import { HealthStatus, healthService } from "./health.ts";
 import { type Listener, listen } from "./listen.ts";
 import { DescriptorIndex, reflectionServiceV1, reflectionServiceV1alpha } from "./reflection.ts";
 import { drain } from "./shutdown.ts";
-import { createUnaryFastPath } from "./unary-fast-path.ts";
 
 export type Gateway = {
   port: number;
@@ -191,11 +191,12 @@ export async function startGateway(options: {
     shutdownSignal: forceSignal.signal,
   };
   const handler = connectNodeAdapter({ routes, ...connectLimits });
-  // The hot unary calls skip connect-node's universal handler; everything else goes through it.
-  const fastPath = createUnaryFastPath({
+  // The hot inference calls skip connect-node's universal handler; everything else goes through it.
+  const fastPath = createFastPath({
     ...connectLimits,
     methods: [
       { method: InferenceService.method.generate, impl: inference.generate as never },
+      { method: InferenceService.method.generateStream, impl: inference.generateStream as never },
       { method: InferenceService.method.embed, impl: inference.embed as never },
     ],
   });
