@@ -241,6 +241,10 @@ const serverSchema = z.strictObject({
       maxTimeoutMs: z.number().int().min(1).default(600_000),
       /** HTTP/2 concurrent streams per connection. */
       maxConcurrentStreams: z.number().int().min(1).default(1000),
+      /** Requests in flight above which new inference calls are shed (RESOURCE_EXHAUSTED / 429); 0 = no cap. */
+      maxInFlightRequests: z.number().int().min(0).default(10_000),
+      /** Smoothed event-loop lag above which new inference calls are shed; 0 = never. */
+      maxEventLoopLagMs: z.number().int().min(0).default(200),
     })
     .prefault({}),
   /** On SIGTERM, how long in-flight calls may take to finish before they are cut. */

@@ -52,6 +52,11 @@ export const catalog = {
     http: 429,
     doc: "A spend budget of the key, team or workload is used up for its window.",
   },
+  overloaded: {
+    code: Code.ResourceExhausted,
+    http: 429,
+    doc: "The gateway itself is at capacity (requests in flight or event-loop lag over `server.limits`): the call was shed before any work; retry after the given delay.",
+  },
   limits_unavailable: {
     code: Code.Unavailable,
     http: 503,

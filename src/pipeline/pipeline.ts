@@ -44,13 +44,17 @@ export class Pipeline {
   readonly #access: AccessControl;
   readonly #admitter: Admitter;
   readonly #settler: Settler;
+  readonly #overload: { check(): void } | undefined;
 
   constructor(deps: {
     config: () => CompiledConfig;
     access: AccessControl;
     admitter: Admitter;
     settler: Settler;
+    /** Load shedding, checked first: an overloaded gateway refuses before spending anything on the call. */
+    overload?: { check(): void };
   }) {
+    this.#overload = deps.overload;
     this.#access = deps.access;
     this.#admitter = deps.admitter;
     this.#settler = deps.settler;
@@ -189,7 +193,9 @@ export class Pipeline {
    * learns nothing from validation errors); the pipeline calls it again, which is then a no-op.
    */
   async authenticate(ctx: RequestContext, permission: Permission): Promise<void> {
-    ctx.principal ??= await this.#access.admit(ctx, permission, ctx.workload);
+    if (ctx.principal !== undefined) return;
+    this.#overload?.check();
+    ctx.principal = await this.#access.admit(ctx, permission, ctx.workload);
   }
 
   /** Authentication, then: may this key use this workload (and requested model)? */

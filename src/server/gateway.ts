@@ -45,6 +45,7 @@ import { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 import { createFastPath } from "./fast-path.ts";
 import { HealthStatus, healthService } from "./health.ts";
 import { type Listener, listen } from "./listen.ts";
+import { OverloadGuard } from "./overload-guard.ts";
 import { DescriptorIndex, reflectionServiceV1, reflectionServiceV1alpha } from "./reflection.ts";
 import { drain } from "./shutdown.ts";
 
@@ -117,8 +118,14 @@ export async function startGateway(options: {
     logger.warn({ replayed }, `ledger: replayed ${replayed} journaled usage records after a crash`);
   const rateLimits = new RateLimitPolicy(limits.rateLimits, () => config.current.loaded.config.limits.rules);
   const budgets = new BudgetPolicy(limits.budgets, () => config.current.loaded.config.budgets);
+  let active = 0;
+  const overload = new OverloadGuard(
+    () => config.current.loaded.config.server.limits,
+    () => active,
+  );
   const pipeline = new Pipeline({
     config: () => config.current,
+    overload,
     access,
     admitter: new Admitter(() => config.current, rateLimits, budgets),
     settler: new Settler({ rateLimits, budgets, ledger, logger }),
@@ -161,7 +168,6 @@ export async function startGateway(options: {
     SERVICES,
   );
 
-  let active = 0;
   // Who waits for "no request in flight" (only a draining shutdown): a plain list, no Event per request.
   const idleWaiters: (() => void)[] = [];
   const inference = inferenceService({ pipeline, config: () => config.current, logger, telemetry });
@@ -246,6 +252,7 @@ export async function startGateway(options: {
         force: () => forceSignal.abort(),
         release: async () => {
           healthChecks.stop();
+          overload.stop();
           await config.close();
           // Flush the ledger before the store closes; if the store is down, the journal keeps the records.
           await Promise.race([ledger.close(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);

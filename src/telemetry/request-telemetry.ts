@@ -193,6 +193,7 @@ const REJECTIONS = new Set([
   "request_exceeds_limit",
   "budget_exhausted",
   "limits_unavailable",
+  "overloaded",
 ]);
 
 function operationName(ctx: RequestContext): string {
