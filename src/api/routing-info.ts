@@ -70,6 +70,14 @@ export const FINISH: Record<InternalFinish, FinishReason> = {
   other: FinishReason.OTHER,
 };
 
+/** Characters Node's HTTP layers refuse in a header value (they would fail the whole response). */
+const NOT_HEADER_SAFE = /[^\t\x20-\x7e\x80-\xff]/g;
+
+/** An upstream-supplied value (the served model name) made sendable as a header. */
+function headerSafe(value: string): string {
+  return value.replace(NOT_HEADER_SAFE, "?");
+}
+
 /** Routing and usage as trailers, so plain gRPC tooling (grpcurl, buf curl -v) sees them. */
 export function setRoutingTrailers(
   trailers: Headers,
@@ -81,7 +89,7 @@ export function setRoutingTrailers(
   trailers.set("x-switchyard-attempts", String(d.attempts.length));
   if (d.servedBy) {
     trailers.set("x-switchyard-backend", d.servedBy.backend);
-    trailers.set("x-switchyard-model", servedModel ?? d.servedBy.model);
+    trailers.set("x-switchyard-model", headerSafe(servedModel ?? d.servedBy.model));
   }
   if (usage) {
     if (usage.costMicroUsd !== undefined)

@@ -23,6 +23,7 @@ import { requestHeaders } from "./http/request-headers.ts";
 interface Response {
   readonly destroyed: boolean;
   readonly writableEnded: boolean;
+  destroy(): unknown;
   writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
   write(chunk: Uint8Array): boolean;
   addTrailers(headers: Record<string, string>): void;
@@ -181,7 +182,7 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     let streaming = false;
     try {
       const bytes = wire.unwrap(await readBodyCapped(req, options.readMaxBytes));
-      const input = entry.serialization.getI(binary).parse(bytes);
+      const input = parseRequest(entry.serialization.getI(binary), bytes);
       if (entry.method.methodKind === "unary") {
         body = toBytes(await (entry.impl as UnaryImpl)(input as never, context));
       } else {
@@ -204,12 +205,17 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
       controller.abort(CALL_FINISHED); // as connect-node does: work still tied to the call stops now
     }
     if (res.destroyed || res.writableEnded) return;
-    if (entry.method.methodKind === "unary") {
-      wire.unary(res, context, body, failure);
-      return;
+    try {
+      if (entry.method.methodKind === "unary") {
+        wire.unary(res, context, body, failure);
+        return;
+      }
+      if (!streaming) wire.head(res, context);
+      wire.end(res, context, failure);
+    } catch {
+      // Node refused what we wrote (e.g. a header value it will not send): end the call, never the process.
+      res.destroy();
     }
-    if (!streaming) wire.head(res, context);
-    wire.end(res, context, failure);
   }
 
   return (req, res) => {
@@ -224,6 +230,20 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
         ? grpc(req, res, entry)
         : connect(req, res, entry);
   };
+}
+
+/**
+ * The request message. connect's binary parser reports a body that does not decode as INTERNAL;
+ * it is the caller's bad input, so it is INVALID_ARGUMENT here (JSON already is).
+ */
+function parseRequest(serialization: { parse(bytes: Uint8Array): unknown }, bytes: Uint8Array): unknown {
+  try {
+    return serialization.parse(bytes);
+  } catch (error) {
+    if (error instanceof ConnectError && error.code === Code.Internal)
+      throw new ConnectError(`cannot decode the request message: ${error.rawMessage}`, Code.InvalidArgument);
+    throw error;
+  }
 }
 
 /** Resolves when the response can take more (or the caller is gone). */
