@@ -243,8 +243,8 @@ const serverSchema = z.strictObject({
       maxConcurrentStreams: z.number().int().min(1).default(1000),
       /** Requests in flight above which new inference calls are shed (RESOURCE_EXHAUSTED / 429); 0 = no cap. */
       maxInFlightRequests: z.number().int().min(0).default(10_000),
-      /** Smoothed event-loop lag above which new inference calls are shed; 0 = never. */
-      maxEventLoopLagMs: z.number().int().min(0).default(200),
+      /** Sustained event-loop lag (every sample of the last ~100 ms late by this much) above which new inference calls are shed; 0 = never. */
+      maxEventLoopLagMs: z.number().int().min(0).default(50),
     })
     .prefault({}),
   /** On SIGTERM, how long in-flight calls may take to finish before they are cut. */

@@ -3,24 +3,27 @@ import { GatewayError } from "../errors/gateway-error.ts";
 export type OverloadLimits = {
   /** Requests in flight (all protocols) above which new inference calls are refused; 0 = no cap. */
   maxInFlightRequests: number;
-  /** Smoothed event-loop lag above which new inference calls are refused; 0 = never. */
+  /** Sustained event-loop lag above which new inference calls are refused; 0 = never. */
   maxEventLoopLagMs: number;
 };
 
-/** How often the lag is sampled, and how much one sample moves the smoothed value. */
+/** How often the lag is sampled, and how many recent samples must all be late to shed. */
 const SAMPLE_MS = 20;
-const SMOOTHING = 0.2;
+const WINDOW = 5;
 
 /**
  * Load shedding: past capacity a Node process queues work on its event loop
  * and every caller waits longer, until clients time out. Refusing new calls
  * early (RESOURCE_EXHAUSTED / 429, with a retry delay) keeps the admitted ones
- * fast. The lag is sampled by a timer and smoothed, so one GC pause or a
- * config reload does not shed; sustained overload does.
+ * fast. The lag is sampled by a timer; the guard uses the smallest of the
+ * last few samples, so one GC pause or a config reload does not shed, while
+ * a saturated loop (every iteration long) does.
  */
 export class OverloadGuard {
   readonly #limits: () => OverloadLimits;
   readonly #inFlight: () => number;
+  readonly #samples = new Array<number>(WINDOW).fill(0);
+  #next = 0;
   #lagMs = 0;
   #expected = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -32,12 +35,14 @@ export class OverloadGuard {
     this.#expected = performance.now() + SAMPLE_MS;
     this.#timer = setInterval(() => {
       const now = performance.now();
-      this.#lagMs += (Math.max(0, now - this.#expected) - this.#lagMs) * SMOOTHING;
+      this.#samples[this.#next] = Math.max(0, now - this.#expected);
+      this.#next = (this.#next + 1) % WINDOW;
+      this.#lagMs = Math.min(...this.#samples);
       this.#expected = now + SAMPLE_MS;
     }, SAMPLE_MS).unref();
   }
 
-  /** The smoothed event-loop lag in ms. */
+  /** The sustained event-loop lag in ms: the smallest of the last few samples. */
   get lagMs(): number {
     return this.#lagMs;
   }
@@ -58,7 +63,7 @@ export class OverloadGuard {
       this.shed++;
       throw new GatewayError(
         "overloaded",
-        `the gateway is overloaded (event-loop lag ${Math.round(this.#lagMs)} ms > server.limits.maxEventLoopLagMs ${maxEventLoopLagMs})`,
+        `the gateway is overloaded (sustained event-loop lag ${Math.round(this.#lagMs)} ms > server.limits.maxEventLoopLagMs ${maxEventLoopLagMs})`,
         { retryAfterMs: 1000 },
       );
     }
