@@ -38,7 +38,7 @@ test("lines logged one request at a time share writes, all complete and in order
   const path = join(dir, "burst.log");
   const dest = logDestination(path);
   let writes = 0;
-  dest.on("write", () => writes++);
+  (dest as unknown as NodeJS.EventEmitter).on("write", () => writes++);
   const logger = createLogger("info", dest);
   await waitFor(() => (dest as unknown as { fd: number }).fd >= 0, 3000);
   // One line per event-loop turn, as requests finish: unbatched, each would be a write of its own.
