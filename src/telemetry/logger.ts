@@ -36,31 +36,13 @@ const FLUSH_MS = 250;
 
 /**
  * The configured destination: "stdout", "stderr", or a file appended to (created if missing).
- * Writes are asynchronous and batched: lines gather up to 4 KiB (or 250 ms) per write, because
- * one write per request line cost ~100 µs of CPU here (a thread-pool hand-off each). `logger.flush()`
- * at shutdown, and the process's natural exit, let pending lines out.
+ * Writes are asynchronous and batched: lines gather up to 4 KiB (or 250 ms, sonic-boom's periodic
+ * flush) per write, because one write per request line cost ~100 µs of CPU here (a thread-pool
+ * hand-off each). `logger.flush()` at shutdown, and the process's natural exit, let pending lines out.
  */
 export function logDestination(where: string): DestinationStream {
-  const options = { minLength: BATCH_BYTES, sync: false };
-  const dest =
-    where === "stdout"
-      ? pino.destination({ dest: 1, ...options })
-      : where === "stderr"
-        ? pino.destination({ dest: 2, ...options })
-        : pino.destination({ dest: where, mkdir: true, append: true, ...options });
-  // Flush on a timer only when something was logged since: an idle gateway does no empty writes.
-  let dirty = false;
-  const write = dest.write.bind(dest);
-  dest.write = (line: string) => {
-    dirty = true;
-    return write(line);
-  };
-  const timer = setInterval(() => {
-    const state = dest as unknown as { destroyed: boolean; fd: number };
-    if (!dirty || state.destroyed || state.fd < 0) return; // fd < 0: a log file still opening
-    dirty = false;
-    dest.flush();
-  }, FLUSH_MS).unref();
-  dest.on("close", () => clearInterval(timer));
-  return dest;
+  const options = { minLength: BATCH_BYTES, periodicFlush: FLUSH_MS, sync: false };
+  if (where === "stdout") return pino.destination({ dest: 1, ...options });
+  if (where === "stderr") return pino.destination({ dest: 2, ...options });
+  return pino.destination({ dest: where, mkdir: true, append: true, ...options });
 }
