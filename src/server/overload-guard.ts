@@ -25,21 +25,28 @@ export class OverloadGuard {
   readonly #samples = new Array<number>(WINDOW).fill(0);
   #next = 0;
   #lagMs = 0;
-  #expected = 0;
+  #expected: number;
   #timer: NodeJS.Timeout | undefined;
   shed = 0;
 
-  constructor(limits: () => OverloadLimits, inFlight: () => number) {
+  /** `sampling: false` leaves sampling to the caller's sample() (tests drive it with their own clock). */
+  constructor(
+    limits: () => OverloadLimits,
+    inFlight: () => number,
+    sampling: { auto: boolean } = { auto: true },
+  ) {
     this.#limits = limits;
     this.#inFlight = inFlight;
     this.#expected = performance.now() + SAMPLE_MS;
-    this.#timer = setInterval(() => {
-      const now = performance.now();
-      this.#samples[this.#next] = Math.max(0, now - this.#expected);
-      this.#next = (this.#next + 1) % WINDOW;
-      this.#lagMs = Math.min(...this.#samples);
-      this.#expected = now + SAMPLE_MS;
-    }, SAMPLE_MS).unref();
+    if (sampling.auto) this.#timer = setInterval(() => this.sample(performance.now()), SAMPLE_MS).unref();
+  }
+
+  /** One sample: how late the tick due now (every SAMPLE_MS) came; `now` in performance.now() ms. */
+  sample(now: number): void {
+    this.#samples[this.#next] = Math.max(0, now - this.#expected);
+    this.#next = (this.#next + 1) % WINDOW;
+    this.#lagMs = Math.min(...this.#samples);
+    this.#expected = now + SAMPLE_MS;
   }
 
   /** The sustained event-loop lag in ms: the smallest of the last few samples. */

@@ -13,11 +13,6 @@ const request = {
   workload: "chat",
   messages: [{ role: Role.USER, content: [{ part: { case: "text" as const, value: "hi" } }] }],
 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const block = (ms: number) => {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {}
-};
 
 test("the guard sheds above maxInFlightRequests, and never with 0 (no cap)", () => {
   let inFlight = 3;
@@ -43,30 +38,29 @@ test("the guard sheds above maxInFlightRequests, and never with 0 (no cap)", () 
   }
 });
 
-test("the guard sheds while the event loop stays saturated, not for one long pause, and recovers", async () => {
+test("the guard sheds while the event loop stays saturated, not for one long pause, and recovers", () => {
   const guard = new OverloadGuard(
     () => ({ maxInFlightRequests: 0, maxEventLoopLagMs: 50 }),
     () => 0,
+    { auto: false },
   );
-  const yieldOnce = () => new Promise((resolve) => setImmediate(resolve));
-  try {
-    await sleep(150);
-    guard.check(); // an idle loop: no lag
-    block(400); // one long pause (a GC, a config reload): the samples after it are on time again
-    await sleep(150);
-    guard.check();
-    for (let i = 0; i < 8; i++) {
-      block(100); // a saturated loop: every iteration long, every sample late
-      await yieldOnce();
-    }
-    assert.ok(guard.lagMs > 50, `sustained lag ${guard.lagMs} ms`);
-    assert.throws(() => guard.check(), /sustained event-loop lag/);
-    await sleep(200); // a few on-time samples
-    assert.ok(guard.lagMs < 50, `sustained lag ${guard.lagMs} ms`);
-    guard.check();
-  } finally {
-    guard.stop();
-  }
+  // The sampler's own clock, driven by hand: each tick is due 20 ms after the previous one ran.
+  let now = performance.now();
+  const tick = (lateMs: number) => {
+    now += 20 + lateMs;
+    guard.sample(now);
+  };
+  for (let i = 0; i < 5; i++) tick(0);
+  guard.check(); // an idle loop: no lag
+  tick(400); // one long pause (a GC, a config reload), then on-time ticks again
+  tick(0);
+  guard.check();
+  for (let i = 0; i < 8; i++) tick(100); // a saturated loop: every tick late
+  assert.equal(guard.lagMs, 100);
+  assert.throws(() => guard.check(), /sustained event-loop lag/);
+  tick(0); // one on-time tick: the loop is keeping up again
+  assert.equal(guard.lagMs, 0);
+  guard.check();
 });
 
 describe("a gateway at maxInFlightRequests sheds new calls on every protocol", () => {
