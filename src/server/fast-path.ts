@@ -54,19 +54,33 @@ const CALL_FINISHED = new ConnectError("call finished", Code.Canceled);
 const CALLER_GONE = new ConnectError("the caller went away", Code.Canceled);
 const END_STREAM = createEndStreamSerialization(undefined);
 
-/** How one protocol frames a call's messages, metadata and status on the response. */
-interface Wire {
+/** gRPC and Connect streaming: headers, enveloped messages, then a status end (trailers or end-stream message). */
+interface FramedWire {
+  readonly kind: "framed";
   readonly protocolName: "connect" | "grpc";
   /** Request body → the one request message's bytes. */
   unwrap(body: Uint8Array): Uint8Array;
-  /** A unary call's complete answer: the response message, or the error. */
-  unary(res: Response, context: HandlerContext, body: Uint8Array | undefined, error?: ConnectError): void;
-  /** A stream's response headers, sent with its first message (or its end). */
+  /** The response headers, sent with the first message (or the end). */
   head(res: Response, context: HandlerContext): void;
   message(bytes: Uint8Array): Uint8Array;
-  /** A stream's end: status and trailers (headers already sent). */
+  /** Status and trailers, after the headers. */
   end(res: Response, context: HandlerContext, error: ConnectError | undefined): void;
 }
+
+/** Connect unary: one plain body, the error as JSON with an HTTP status, trailers as `trailer-` headers. */
+interface ConnectUnaryWire {
+  readonly kind: "connect-unary";
+  readonly protocolName: "connect";
+  unwrap(body: Uint8Array): Uint8Array;
+  answer(
+    res: Response,
+    context: HandlerContext,
+    body: Uint8Array | undefined,
+    error: ConnectError | undefined,
+  ): void;
+}
+
+type Wire = FramedWire | ConnectUnaryWire;
 
 /**
  * Connect (POST, JSON or proto) and gRPC (HTTP/2, proto) calls to the hot
@@ -186,11 +200,12 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
       if (entry.method.methodKind === "unary") {
         body = toBytes(await (entry.impl as UnaryImpl)(input as never, context));
       } else {
+        const framed = wire as FramedWire; // connect() pairs streaming methods with streaming content types only
         for await (const message of (entry.impl as StreamImpl)(input as never, context)) {
-          const frame = wire.message(toBytes(message));
+          const frame = framed.message(toBytes(message));
           if (res.destroyed || res.writableEnded) break; // the caller left: the loop's return() ends the impl
           if (!streaming) {
-            wire.head(res, context);
+            framed.head(res, context);
             streaming = true;
           }
           if (!res.write(frame)) await drained(res);
@@ -206,11 +221,13 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     }
     if (res.destroyed || res.writableEnded) return;
     try {
-      if (entry.method.methodKind === "unary") {
-        wire.unary(res, context, body, failure);
+      if (wire.kind === "connect-unary") {
+        wire.answer(res, context, body, failure);
         return;
       }
+      if (entry.method.methodKind === "unary" && body === undefined) failure ??= noResponse();
       if (!streaming) wire.head(res, context);
+      if (body !== undefined && failure === undefined) res.write(wire.message(body));
       wire.end(res, context, failure);
     } catch {
       // Node refused what we wrote (e.g. a header value it will not send): end the call, never the process.
@@ -304,19 +321,12 @@ function toNodeHeaders(headers: Headers, into: Record<string, string> = {}): Rec
   return into;
 }
 
-const grpcHead = (context: HandlerContext) =>
-  toNodeHeaders(context.responseHeader, { "content-type": "application/grpc+proto" });
-
-const GRPC_WIRE: Wire = {
+const GRPC_WIRE: FramedWire = {
+  kind: "framed",
   protocolName: "grpc",
   unwrap: decodeEnvelope,
-  unary(res, context, body, error) {
-    this.head(res, context);
-    if (body !== undefined && error === undefined) res.write(envelope(0, body));
-    this.end(res, context, body === undefined ? (error ?? noResponse()) : error);
-  },
   head(res, context) {
-    res.writeHead(200, grpcHead(context));
+    res.writeHead(200, toNodeHeaders(context.responseHeader, { "content-type": "application/grpc+proto" }));
   },
   message: (bytes) => envelope(0, bytes),
   end(res, context, error) {
@@ -329,11 +339,12 @@ const GRPC_WIRE: Wire = {
   },
 };
 
-function connectUnary(binary: boolean): Wire {
+function connectUnary(binary: boolean): ConnectUnaryWire {
   return {
+    kind: "connect-unary",
     protocolName: "connect",
     unwrap: (bytes) => bytes,
-    unary(res, context, body, error) {
+    answer(res, context, body, error) {
       let status = 200;
       let out: Uint8Array;
       if (error !== undefined || body === undefined) {
@@ -353,18 +364,15 @@ function connectUnary(binary: boolean): Wire {
       res.writeHead(status, head);
       res.end(out);
     },
-    head: unused,
-    message: unused,
-    end: unused,
   };
 }
 
-function connectStream(binary: boolean): Wire {
+function connectStream(binary: boolean): FramedWire {
   const type = binary ? "application/connect+proto" : "application/connect+json";
   return {
+    kind: "framed",
     protocolName: "connect",
     unwrap: decodeEnvelope,
-    unary: unused,
     head(res, context) {
       res.writeHead(200, toNodeHeaders(context.responseHeader, { "content-type": type }));
     },
@@ -384,8 +392,4 @@ const CONNECT_STREAM_PROTO = connectStream(true);
 
 function noResponse(): ConnectError {
   return new ConnectError("no response message", Code.Internal);
-}
-
-function unused(): never {
-  throw new Error("not used for this kind of call");
 }
