@@ -9,6 +9,7 @@ import { toConnectError } from "../errors/to-connect-error.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
 import type { Principal } from "../policy/principal.ts";
 import { allows } from "../policy/rbac.ts";
+import { ADMITTED } from "../server/overload-guard.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 import { createRequestContext, type RequestContext } from "./request-context.ts";
@@ -39,6 +40,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
       callerTimeoutMs: context.timeoutMs(),
       logger: deps.logger,
       telemetry: deps.telemetry,
+      admitted: context.values.get(ADMITTED),
     });
     deps.telemetry.begin(ctx, context.requestHeader, `${context.service.typeName}/${context.method.name}`);
     context.responseHeader.set("x-request-id", ctx.id);

@@ -35,6 +35,8 @@ export type RequestContext = {
   id: string;
   /** Who is calling; set by authentication (the first policy). */
   principal: Principal | undefined;
+  /** True when the front door already passed the call through load shedding. */
+  admitted: boolean;
   /** The caller's request headers (metadata). Never logged: they carry the API key. */
   headers: Headers;
   operation: "generate" | "generate_stream" | "embed" | "list_models";
@@ -93,9 +95,11 @@ export function createRequestContext(init: {
   callerTimeoutMs: number | undefined;
   logger: Logger;
   telemetry: RequestTelemetry;
+  admitted?: boolean;
 }): RequestContext {
   return {
     ...init,
+    admitted: init.admitted ?? false,
     id: randomUUID(),
     principal: undefined,
     startedAt: Date.now(),

@@ -194,7 +194,7 @@ export class Pipeline {
    */
   async authenticate(ctx: RequestContext, permission: Permission): Promise<void> {
     if (ctx.principal !== undefined) return;
-    this.#overload?.check();
+    if (!ctx.admitted) this.#overload?.check();
     ctx.principal = await this.#access.admit(ctx, permission, ctx.workload);
   }
 

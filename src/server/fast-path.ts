@@ -16,8 +16,11 @@ import {
   parseTimeout as parseGrpcTimeout,
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
+import { GatewayError } from "../errors/gateway-error.ts";
+import { toConnectError } from "../errors/to-connect-error.ts";
 import { BodyTooLargeError, type HttpRequest, readBodyCapped } from "./http/read-body.ts";
 import { requestHeaders } from "./http/request-headers.ts";
+import { ADMITTED } from "./overload-guard.ts";
 
 /** What this path uses of a response; http.ServerResponse and http2.Http2ServerResponse both have it. */
 interface Response {
@@ -47,6 +50,8 @@ export type FastPathOptions = {
   writeMaxBytes: number;
   maxTimeoutMs: number;
   shutdownSignal: AbortSignal;
+  /** Load shedding: throws (a GatewayError) when the gateway refuses new calls; checked before the body is read. */
+  admit?: () => void;
 };
 
 /** Why a handler's signal aborts once the call is over: premade, so no AbortError is built per call. */
@@ -195,6 +200,10 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     let failure: ConnectError | undefined;
     let streaming = false;
     try {
+      if (options.admit) {
+        options.admit(); // first, so a refused call costs no body read, decode or authentication
+        context.values.set(ADMITTED, true);
+      }
       const bytes = wire.unwrap(await readBodyCapped(req, options.readMaxBytes));
       const input = parseRequest(entry.serialization.getI(binary), bytes);
       if (entry.method.methodKind === "unary") {
@@ -282,6 +291,7 @@ function headerValue(value: string | string[] | undefined): string | null {
 
 function asConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
+  if (error instanceof GatewayError) return toConnectError(error, "");
   if (error instanceof BodyTooLargeError)
     return new ConnectError(
       `message size is larger than configured readMaxBytes ${error.maxBytes}`,

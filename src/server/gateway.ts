@@ -200,6 +200,15 @@ export async function startGateway(options: {
   // The hot inference calls skip connect-node's universal handler; everything else goes through it.
   const fastPath = createFastPath({
     ...connectLimits,
+    // Shedding at the front door, before the body is read: the cheapest refusal. No workload is known yet.
+    admit: () => {
+      try {
+        overload.check();
+      } catch (error) {
+        gatewayMetrics.rejections.add(1, { reason: "overloaded", workload: "" });
+        throw error;
+      }
+    },
     methods: [
       { method: InferenceService.method.generate, impl: inference.generate as never },
       { method: InferenceService.method.generateStream, impl: inference.generateStream as never },

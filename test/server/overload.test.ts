@@ -1,12 +1,20 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Code, type ConnectError } from "@connectrpc/connect";
+import { metrics } from "@opentelemetry/api";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { Role } from "../../gen/switchyard/v1/generation_pb.ts";
 import { InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { OverloadGuard } from "../../src/server/overload-guard.ts";
 import { allClients } from "../helpers/clients.ts";
 import { configYaml, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { parsePrometheus, total } from "../helpers/prometheus.ts";
 import { type OpenAIFake, startOpenAIFake } from "../upstreams/openai-fake.ts";
+
+// This file owns the process-wide MeterProvider (node --test runs each file in its own process).
+const prometheus = new PrometheusExporter({ preventServerStart: true });
+metrics.setGlobalMeterProvider(new MeterProvider({ readers: [prometheus] }));
 
 const M = InferenceService.method;
 const request = {
@@ -38,11 +46,12 @@ test("the guard sheds above maxInFlightRequests, and never with 0 (no cap)", () 
   }
 });
 
-test("the guard sheds while the event loop stays saturated, not for one long pause, and recovers", () => {
+test("the guard refuses a growing share while the lag stays above the limit, shrinks it below, and never refuses all", () => {
+  let draw = 0.5;
   const guard = new OverloadGuard(
-    () => ({ maxInFlightRequests: 0, maxEventLoopLagMs: 50 }),
+    () => ({ maxInFlightRequests: 0, maxEventLoopLagMs: 20 }),
     () => 0,
-    { auto: false },
+    { auto: false, random: () => draw },
   );
   // The sampler's own clock, driven by hand: each tick is due 20 ms after the previous one ran.
   let now = performance.now();
@@ -50,16 +59,52 @@ test("the guard sheds while the event loop stays saturated, not for one long pau
     now += 20 + lateMs;
     guard.sample(now);
   };
-  for (let i = 0; i < 5; i++) tick(0);
-  guard.check(); // an idle loop: no lag
-  tick(400); // one long pause (a GC, a config reload), then on-time ticks again
-  tick(0);
+  for (let i = 0; i < 25; i++) tick(0);
+  assert.equal(guard.shedShare, 0);
+  guard.check(); // an idle loop refuses nothing
+
+  tick(2000); // one long stall (start-up, a major GC): capped at 3× the limit, so the mean stays under it
+  for (let i = 0; i < 24; i++) tick(0);
+  assert.equal(guard.shedShare, 0, "one stall sheds nothing");
+
+  for (let i = 0; i < 25; i++) tick(40); // a saturated loop for half a second: every tick 40 ms late (twice the limit)
+  assert.equal(guard.lagMs, 40);
+  const rising = guard.shedShare;
+  assert.ok(rising > 0 && rising < 0.5, `share ${rising}`);
+  tick(40);
+  assert.ok(guard.shedShare > rising, "the share keeps growing while the lag stays high");
+  draw = guard.shedShare - 0.01; // a draw under the share is refused, one over it admitted
+  assert.throws(
+    () => guard.check(),
+    /event-loop lag 40 ms .*maxEventLoopLagMs 20; refusing \d+ % of new calls/,
+  );
+  draw = guard.shedShare + 0.01;
   guard.check();
-  for (let i = 0; i < 8; i++) tick(100); // a saturated loop: every tick late
-  assert.equal(guard.lagMs, 100);
-  assert.throws(() => guard.check(), /sustained event-loop lag/);
-  tick(0); // one on-time tick: the loop is keeping up again
-  assert.equal(guard.lagMs, 0);
+
+  for (let i = 0; i < 200; i++) tick(100);
+  assert.equal(guard.shedShare, 0.8, "capped: some calls always get through");
+  draw = 0.85;
+  guard.check();
+
+  for (let i = 0; i < 200; i++) tick(0); // the loop keeps up again
+  assert.equal(guard.shedShare, 0);
+  draw = 0;
+  guard.check();
+  assert.equal(guard.shed, 1);
+});
+
+test("maxEventLoopLagMs 0 never sheds for lag", () => {
+  const guard = new OverloadGuard(
+    () => ({ maxInFlightRequests: 0, maxEventLoopLagMs: 0 }),
+    () => 0,
+    { auto: false, random: () => 0 },
+  );
+  let now = performance.now();
+  for (let i = 0; i < 50; i++) {
+    now += 500; // every tick half a second late
+    guard.sample(now);
+  }
+  assert.equal(guard.shedShare, 0);
   guard.check();
 });
 
@@ -74,6 +119,8 @@ describe("a gateway at maxInFlightRequests sheds new calls on every protocol", (
         "  chat:\n    targets:\n      - { backend: fake, model: m }\n",
         "  limits: { maxInFlightRequests: 1 }\n",
       ),
+      {},
+      { prometheus },
     );
   });
   after(async () => {
@@ -104,6 +151,12 @@ describe("a gateway at maxInFlightRequests sheds new calls on every protocol", (
     assert.equal(facade.status, 429);
     assert.equal(((await facade.json()) as { error: { code: string } }).error.code, "overloaded");
     assert.equal(upstream.requests.length, 1, "shed calls never reach the upstream");
+    // Every refusal is counted, whether the front door refused it before reading the body (the fast path:
+    // no workload known yet) or the pipeline did (gRPC-Web through connect-node, the facade).
+    const samples = parsePrometheus(await (await fetch(`${gw.url}/metrics`)).text());
+    assert.equal(total(samples, "switchyard_rejections_total", { reason: "overloaded" }), clients.length + 1);
+    assert.ok(total(samples, "switchyard_rejections_total", { reason: "overloaded", workload: "" }) >= 1);
+    assert.ok(total(samples, "switchyard_rejections_total", { reason: "overloaded", workload: "chat" }) >= 1);
     holder.abort();
     await held;
     await upstream.waitForAbort(0);
