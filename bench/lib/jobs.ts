@@ -83,6 +83,8 @@ export type LoadResult = {
   errorLatency: Summary;
   /** Open loop: how late requests left compared with their schedule (the generator's own lag). */
   sendLag?: Summary;
+  /** Open loop: latency of the calls refused up front (429, RESOURCE_EXHAUSTED), from their scheduled send time. */
+  refusedLatency?: Summary;
 };
 
 export type StreamResult = LoadResult & {
@@ -91,6 +93,8 @@ export type StreamResult = LoadResult & {
   /** Streams whose chunks all arrived complete and in order, ending properly. */
   intact: number;
   broken: number;
+  /** Refused before the first chunk (429, RESOURCE_EXHAUSTED): load shedding, not a lost stream. */
+  refused: number;
 };
 
 export type Request = { id: number; job: Job };

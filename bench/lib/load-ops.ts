@@ -178,7 +178,13 @@ function connectFrames(): (chunk: Buffer) => Piece[] {
         throw new LoadError("frame", `torn Connect envelope: ${json.slice(0, 200)}`);
       }
       if (flags & 0x02) {
-        if (message.error) throw new LoadError("stream_error", JSON.stringify(message.error).slice(0, 300));
+        if (message.error) {
+          const code = (message.error as { code?: string }).code;
+          throw new LoadError(
+            code === "resource_exhausted" ? code : "stream_error",
+            JSON.stringify(message.error).slice(0, 300),
+          );
+        }
         out.push(END);
       } else if (message.textDelta?.text) out.push(message.textDelta.text);
     }

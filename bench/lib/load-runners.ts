@@ -16,6 +16,9 @@ class Errors {
   }
 }
 
+/** A call the gateway refused up front (load shedding, limits): answered, not lost. */
+export const REFUSED = new Set(["http_429", "grpc_8", "resource_exhausted"]);
+
 function result(
   ok: number,
   errors: Errors,
@@ -75,6 +78,7 @@ export async function runOpen(job: OpenJob): Promise<LoadResult> {
     const lat = new Reservoir();
     const errLat = new Reservoir();
     const lag = new Reservoir();
+    const refusedLat = new Reservoir();
     const errors = new Errors();
     const interval = 1000 / job.rate;
     const total = Math.max(1, Math.floor(job.durationMs / interval));
@@ -107,6 +111,7 @@ export async function runOpen(job: OpenJob): Promise<LoadResult> {
             },
             (error: unknown) => {
               errLat.add(performance.now() - scheduled);
+              if (REFUSED.has(kindOf(error).kind)) refusedLat.add(performance.now() - scheduled);
               errors.add(error);
               inFlight--;
               settle();
@@ -118,7 +123,11 @@ export async function runOpen(job: OpenJob): Promise<LoadResult> {
       };
       tick();
     });
-    return { ...result(ok, errors, performance.now() - t0, lat, errLat), sendLag: lag.summary() };
+    return {
+      ...result(ok, errors, performance.now() - t0, lat, errLat),
+      sendLag: lag.summary(),
+      refusedLatency: refusedLat.summary(),
+    };
   } finally {
     await ops.close();
   }
@@ -135,6 +144,7 @@ export async function runStreams(job: StreamJob): Promise<StreamResult> {
     let ok = 0;
     let intact = 0;
     let broken = 0;
+    let refused = 0;
     let started = 0;
     const t0 = performance.now();
     const worker = async (i: number) => {
@@ -161,7 +171,8 @@ export async function runStreams(job: StreamJob): Promise<StreamResult> {
         } catch (error) {
           errLat.add(performance.now() - s);
           errors.add(error);
-          broken++;
+          if (REFUSED.has(kindOf(error).kind)) refused++;
+          else broken++;
         }
       }
     };
@@ -172,6 +183,7 @@ export async function runStreams(job: StreamJob): Promise<StreamResult> {
       gap: gap.summary(),
       intact,
       broken,
+      refused,
     };
   } finally {
     await ops.close();

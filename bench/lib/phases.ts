@@ -153,6 +153,7 @@ export type StreamArm = {
   streams: number;
   intact: number;
   broken: number;
+  refused: number;
   errors: number;
   errorKinds: Record<string, number>;
   errorSamples: Record<string, string>;
@@ -212,6 +213,7 @@ export async function streaming(ctx: Ctx, expectText: string): Promise<Record<st
       streams: r.ok + r.errors,
       intact: r.intact,
       broken: r.broken,
+      refused: r.refused,
       errors: r.errors,
       errorKinds: r.errorKinds,
       errorSamples: r.errorSamples,
@@ -228,7 +230,8 @@ export async function streaming(ctx: Ctx, expectText: string): Promise<Record<st
     };
     ctx.log(
       `streams ${a.id} ×${ctx.mode.streams}: TTFT p50 ${fmt(r.ttft.p50)} p99 ${fmt(r.ttft.p99)} ms, gap p99 ${fmt(r.gap.p99)} ms, ` +
-        `${r.intact}/${r.ok + r.errors} intact${r.errors ? `, errors ${JSON.stringify(r.errorKinds)}` : ""}`,
+        `${r.intact}/${r.ok + r.errors - r.refused} intact${r.refused ? `, ${r.refused} refused` : ""}` +
+        `${r.errors ? `, errors ${JSON.stringify(r.errorKinds)}` : ""}`,
     );
   }
   return out;
@@ -242,6 +245,11 @@ export type OverloadArm = {
   errorSamples: Record<string, string>;
   latency: Summary;
   errorLatency: Summary;
+  /** Refused up front (load shedding): 429 / RESOURCE_EXHAUSTED. */
+  refused: number;
+  refusedLatency: Summary | undefined;
+  /** The gateway's CPU over the step (sending and draining): well under 100 % means the load side was the limit. */
+  gatewayCpuPercent: number;
   aliveAfter: boolean;
   servesAfter: boolean;
   rssAfter: number | undefined;
@@ -257,9 +265,12 @@ export async function overload(
   for (const id of ctx.mode.overloadArms) {
     const a = arm(ctx, id);
     if (!a || a.unavailable || !a.unary || a.pid === undefined) continue;
-    const cap = caps[id]?.fast?.capacity || peaks[id]?.rps || 0;
+    // The larger of the two: the latency-bound capacity can sit far below the rate that saturates the gateway.
+    const cap = Math.max(caps[id]?.fast?.capacity ?? 0, peaks[id]?.rps ?? 0);
     if (!cap) continue;
     const rate = Math.round(cap * 2);
+    const cpuBefore = cpuMicros(a.pid);
+    const wallBefore = performance.now();
     const r = await ctx.lg.run({
       type: "open",
       target: a.unary("fast"),
@@ -269,6 +280,8 @@ export async function overload(
       maxInFlight: 20_000,
       timeoutMs: 5000,
     });
+    const gatewayCpuPercent =
+      ((cpuMicros(a.pid) - cpuBefore) / ((performance.now() - wallBefore) * 1000)) * 100;
     const isAlive = alive(a.pid);
     let serves = false;
     if (isAlive) {
@@ -290,13 +303,16 @@ export async function overload(
       errorSamples: r.errorSamples,
       latency: r.latency,
       errorLatency: r.errorLatency,
+      refused: r.refusedLatency?.n ?? 0,
+      gatewayCpuPercent,
+      refusedLatency: r.refusedLatency,
       aliveAfter: isAlive,
       servesAfter: serves,
       rssAfter: isAlive ? rssBytes(a.pid) : undefined,
     };
     ctx.log(
       `overload ${id} @ ${rate} req/s (2× ${Math.round(cap)}): ${r.ok} ok, ${r.errors} errors ${JSON.stringify(r.errorKinds)}, ` +
-        `p99 ${fmt(r.latency.p99)} ms, alive after: ${isAlive}, serves after: ${serves}`,
+        `p99 ${fmt(r.latency.p99)} ms, gateway CPU ${gatewayCpuPercent.toFixed(0)}%, alive after: ${isAlive}, serves after: ${serves}`,
     );
   }
   return out;

@@ -134,6 +134,85 @@ function targets(r: Results): Target[] {
       ? `n/a (${pkNa})`
       : verdict(syPeak !== undefined && pkPeak ? syPeak / pkPeak : undefined, 6, 10, false),
   });
+  out.push(...streamingTargets(r, label), ...memoryTargets(r));
+  return out;
+}
+
+function streamingTargets(r: Results, label: (id: string) => string): Target[] {
+  const out: Target[] = [];
+  for (const id of ["sy-connect", "sy-grpc", "sy-openai"]) {
+    const s = r.streaming[id];
+    if (!s) continue;
+    const refused = s.refused ? `, ${s.refused} refused at start (shed)` : "";
+    out.push(
+      {
+        figure: `${label(id)}: streaming added TTFT p50 (${s.concurrency} streams)`,
+        target: "≤ 1 ms",
+        stretch: "—",
+        measured: `${ms(s.addedTtftP50)} ms`,
+        met: verdict(s.addedTtftP50, 1, 1, true).replace(" (stretch met)", ""),
+      },
+      {
+        figure: `${label(id)}: per-chunk added gap p99`,
+        target: "≤ 100 µs",
+        stretch: "≤ 30 µs",
+        measured: `${ms(s.addedGapP99 === undefined ? undefined : s.addedGapP99 * 1000, 0)} µs`,
+        met: verdict(s.addedGapP99, 0.1, 0.03, true),
+      },
+      {
+        figure: `${label(id)}: lost or merged frames (streams not intact)`,
+        target: "0",
+        stretch: "—",
+        measured: `${s.broken} of ${s.streams - s.refused} streams${refused}`,
+        met: s.broken === 0 ? "met" : "not met",
+      },
+      {
+        figure: `${label(id)}: RSS per open stream`,
+        target: "≤ 40 KB",
+        stretch: "≤ 25 KB",
+        measured: kib(s.rssPerStream),
+        met: verdict(s.rssPerStream, 40_000, 25_000, true),
+      },
+    );
+  }
+  return out;
+}
+
+function memoryTargets(r: Results): Target[] {
+  const out: Target[] = [];
+  const s = r.soak;
+  out.push({
+    figure: "Soak at half capacity: RSS growth",
+    target: "≤ +10 %",
+    stretch: "—",
+    measured: s
+      ? `${s.minutes} min: ${mib(s.rssBefore)} → ${mib(s.rssAfter)} (${(((s.rssAfter - s.rssBefore) / s.rssBefore) * 100).toFixed(1)} %), ${s.errors} errors`
+      : "not run (--soak MINUTES)",
+    met: s ? (s.rssAfter <= s.rssBefore * 1.1 && s.errors === 0 ? "met" : "not met") : "n/a",
+  });
+  const o = r.overload["sy-connect"];
+  if (o) {
+    out.push(
+      {
+        figure: `At 2× capacity (${rps(o.rate)} req/s): refusals (429) answered in`,
+        target: "< 5 ms",
+        stretch: "—",
+        measured: o.refused
+          ? `${o.refused} refused, p50 ${ms(o.refusedLatency?.p50)} / p99 ${ms(o.refusedLatency?.p99)} ms`
+          : "none refused",
+        met: o.refused
+          ? verdict(o.refusedLatency?.p99, 5, 5, true).replace(" (stretch met)", "")
+          : "not met (no shedding)",
+      },
+      {
+        figure: "At 2× capacity: keeps serving",
+        target: "serves during and after, no crash",
+        stretch: "—",
+        measured: `${o.ok} served (p50 ${ms(o.latency.p50)} / p99 ${ms(o.latency.p99)} ms), alive after: ${o.aliveAfter ? "yes" : "no"}, serves after: ${o.servesAfter ? "yes" : "no"}`,
+        met: o.ok > 0 && o.aliveAfter && o.servesAfter ? "met" : "not met",
+      },
+    );
+  }
   return out;
 }
 
@@ -276,6 +355,7 @@ ${table(
     "added gap p50 / p99 ms",
     "TTFT p50 × direct",
     "intact",
+    "refused at start (shed)",
     "errors",
     "RSS per open stream",
   ],
@@ -283,7 +363,7 @@ ${table(
     .filter((a) => r.streaming[a.id] || a.streamUnavailable)
     .map((a) => {
       const s = r.streaming[a.id];
-      if (!s) return [a.label, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a (see below)", "n/a"];
+      if (!s) return [a.label, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a (see below)", "n/a"];
       return [
         a.label,
         `${ms(s.ttft.p50)} / ${ms(s.ttft.p99)}`,
@@ -291,7 +371,8 @@ ${table(
         `${ms(s.gap.p50)} / ${ms(s.gap.p99)}`,
         a.id === "direct" ? "baseline" : `${ms(s.addedGapP50)} / ${ms(s.addedGapP99)}`,
         a.id === "direct" ? "baseline" : ratio(s.ttft.p50, ds?.ttft.p50),
-        `${s.intact}/${s.streams}`,
+        `${s.intact}/${s.streams - (s.refused ?? 0)}`,
+        String(s.refused ?? 0),
         s.errors ? JSON.stringify(s.errorKinds) : "0",
         kib(s.rssPerStream),
       ];
@@ -318,6 +399,10 @@ ${table(
 
   parts.push(`## At 2× capacity (open loop, 0 ms mock, ${r.mode.overloadMs} ms, 5 s client timeout)
 
+Offered rate = 2 × the larger of the arm's capacity and its peak throughput, from at most 512 connections; the
+generator queues what it cannot send (it does not honour retry-after-ms). Latencies count from each request's scheduled
+send time, so they include that queue. Refused = answered 429 / RESOURCE_EXHAUSTED (load shedding).
+
 ${
   Object.keys(r.overload).length === 0
     ? "Not measured."
@@ -326,9 +411,11 @@ ${
           "arm",
           "offered req/s",
           "ok",
-          "errors",
+          "refused (429)",
+          "refusal p50 / p99 ms",
+          "other errors",
           "p50 / p99 ms (ok)",
-          "error latency p50 ms",
+          "gateway CPU %",
           "alive after",
           "serves after",
           "RSS after",
@@ -337,9 +424,13 @@ ${
           label(id),
           rps(o.rate),
           String(o.ok),
-          o.errors ? `${o.errors} ${JSON.stringify(o.errorKinds)}` : "0",
+          String(o.refused ?? 0),
+          o.refused ? `${ms(o.refusedLatency?.p50)} / ${ms(o.refusedLatency?.p99)}` : "n/a",
+          o.errors - (o.refused ?? 0)
+            ? `${o.errors - (o.refused ?? 0)} ${JSON.stringify(o.errorKinds)}`
+            : "0",
           `${ms(o.latency.p50)} / ${ms(o.latency.p99)}`,
-          ms(o.errorLatency.p50),
+          ms(o.gatewayCpuPercent, 0),
           o.aliveAfter ? "yes" : "NO (crashed)",
           o.servesAfter ? "yes" : "no",
           mib(o.rssAfter),
