@@ -164,3 +164,53 @@ describe("a gateway at maxInFlightRequests sheds new calls on every protocol", (
     assert.ok(message.text.length > 0);
   });
 });
+
+describe("a gateway whose event loop stays saturated", () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway(
+      configYaml(
+        "  echo: { type: echo }\n",
+        "  chat:\n    targets:\n      - { backend: echo, model: e }\n",
+        "  limits: { maxEventLoopLagMs: 10 }\n",
+      ),
+    );
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test("refuses a share of new calls as overloaded on the hot path, and serves them all again once the loop keeps up", async () => {
+    const [connect] = allClients(gw.url);
+    // Busy work in the gateway's process: every event-loop iteration now takes 40 ms, four times the limit.
+    const spin = setInterval(() => {
+      const end = performance.now() + 40;
+      while (performance.now() < end);
+    }, 1);
+    let refused: ConnectError | undefined;
+    try {
+      for (let i = 0; i < 200 && refused === undefined; i++) {
+        await connect!.unary(M.generate, request).catch((e: ConnectError) => {
+          refused = e;
+        });
+      }
+    } finally {
+      clearInterval(spin);
+    }
+    assert.ok(refused, "no call was refused while the loop was saturated");
+    assert.equal(refused.code, Code.ResourceExhausted);
+    assert.equal(refused.metadata.get("x-switchyard-reason"), "overloaded");
+    assert.match(refused.message, /event-loop lag \d+ ms against server\.limits\.maxEventLoopLagMs 10/);
+    // The share decays once the lag is below the limit: within a few seconds every call is served.
+    let streak = 0;
+    for (let i = 0; i < 400 && streak < 20; i++) {
+      const ok = await connect!.unary(M.generate, request).then(
+        () => true,
+        () => false,
+      );
+      streak = ok ? streak + 1 : 0;
+      if (!ok) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(streak, 20, "calls were still refused after the loop recovered");
+  });
+});
