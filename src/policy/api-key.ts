@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 
 /**
  * API key format: `sy_<16 hex id>_<43 base64url secret>`. The id part names
@@ -23,7 +23,7 @@ export function keyIdOf(secret: string): string | undefined {
 }
 
 export function digestOf(secret: string): string {
-  return createHash("sha256").update(secret).digest("hex");
+  return hash("sha256", secret, "hex"); // one-shot: no Hash object per call
 }
 
 /** Constant-time comparison of two hex SHA-256 digests. */

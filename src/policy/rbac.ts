@@ -40,8 +40,9 @@ export function permissionsOf(principal: Principal): Set<Permission> {
   return new Set(principal.roles.flatMap((role) => ROLES[role]?.permissions ?? []));
 }
 
+/** Checked on every call: a scan of the key's few roles, no Set built per call. */
 export function can(principal: Principal, permission: Permission): boolean {
-  return permissionsOf(principal).has(permission);
+  return principal.roles.some((role) => ROLES[role]?.permissions.includes(permission) ?? false);
 }
 
 export function allows(list: readonly string[], item: string): boolean {

@@ -9,7 +9,6 @@ import {
   errorToJsonBytes,
   parseContentType as parseConnectContentType,
   parseTimeout as parseConnectTimeout,
-  trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import {
   parseContentType as parseGrpcContentType,
@@ -369,7 +368,11 @@ function connectUnary(binary: boolean): ConnectUnaryWire {
         context.responseHeader.set("content-type", binary ? "application/proto" : "application/json");
         out = body;
       }
-      const head = toNodeHeaders(trailerMux(context.responseHeader, context.responseTrailer));
+      // Trailers go as `trailer-` headers (connect's trailerMux, without building another Headers).
+      const head = toNodeHeaders(context.responseHeader);
+      context.responseTrailer.forEach((value, key) => {
+        head[`trailer-${key}`] = value;
+      });
       head["content-length"] = String(out.byteLength);
       res.writeHead(status, head);
       res.end(out);
