@@ -17,6 +17,7 @@ import {
 } from "@connectrpc/connect/protocol-grpc";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { toConnectError } from "../errors/to-connect-error.ts";
+import { PlainHeaders } from "./http/plain-headers.ts";
 import { BodyTooLargeError, type HttpRequest, readBodyCapped } from "./http/read-body.ts";
 import { requestHeaders } from "./http/request-headers.ts";
 import { ADMITTED } from "./overload-guard.ts";
@@ -181,8 +182,8 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
       timeoutMs: () => (deadlineAt === undefined ? undefined : deadlineAt - Date.now()),
       requestMethod: "POST",
       requestHeader: requestHeaders(req.headers),
-      responseHeader: new Headers(),
-      responseTrailer: new Headers(),
+      responseHeader: new PlainHeaders(),
+      responseTrailer: new PlainHeaders(),
       protocolName: wire.protocolName,
       values: createContextValues(),
       url: req.url ?? "",

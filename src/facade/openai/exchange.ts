@@ -1,6 +1,7 @@
 import type { RequestContext } from "../../api/request-context.ts";
 import { setRateLimitHeaders, setRoutingTrailers } from "../../api/routing-info.ts";
 import type { MeteredUsage } from "../../metering/meter.ts";
+import { PlainHeaders } from "../../server/http/plain-headers.ts";
 import type { RequestTelemetry } from "../../telemetry/request-telemetry.ts";
 import { renderError } from "./errors.ts";
 import { type HttpResponse, sendJson } from "./http-io.ts";
@@ -35,7 +36,8 @@ export class Exchange {
    * the caller's rate-limit buckets (x-ratelimit-*, the names api.openai.com uses).
    */
   headers(servedModel?: string, usage?: MeteredUsage): Record<string, string> {
-    const headers = new Headers({ "x-request-id": this.ctx.id });
+    const headers = new PlainHeaders();
+    headers.set("x-request-id", this.ctx.id);
     setRoutingTrailers(headers, this.ctx.decision, servedModel ?? this.ctx.servedModel, usage);
     setRateLimitHeaders(headers, this.ctx.rateLimit);
     return Object.fromEntries(headers);

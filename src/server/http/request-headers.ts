@@ -1,18 +1,14 @@
 import type { IncomingHttpHeaders } from "node:http";
+import { PlainHeaders } from "./plain-headers.ts";
 
-/** The caller's headers as a Headers object (HTTP/2 pseudo-headers left out). */
+/** The caller's headers as a Headers object (HTTP/2 pseudo-headers left out); Node's parser already checked them. */
 export function requestHeaders(raw: IncomingHttpHeaders): Headers {
-  const out = new Headers();
+  const out = new PlainHeaders();
   for (const name in raw) {
     const value = raw[name];
     if (name.charCodeAt(0) === 58 /* ":" */ || value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) {
-      try {
-        out.append(name, v);
-      } catch {
-        // a value Headers refuses (Node accepted it); routing and auth never need it
-      }
-    }
+    if (Array.isArray(value)) for (const v of value) out.append(name, v);
+    else out.append(name, value);
   }
   return out;
 }
