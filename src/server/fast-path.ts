@@ -204,7 +204,7 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
         options.admit(); // first, so a refused call costs no body read, decode or authentication
         context.values.set(ADMITTED, true);
       }
-      const bytes = wire.unwrap(await readBodyCapped(req, options.readMaxBytes));
+      const bytes = wire.unwrap(await readBodyCapped(req, options.readMaxBytes, controller.signal));
       const input = parseRequest(entry.serialization.getI(binary), bytes);
       if (entry.method.methodKind === "unary") {
         body = toBytes(await (entry.impl as UnaryImpl)(input as never, context));

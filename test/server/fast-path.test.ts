@@ -6,6 +6,7 @@
 // a client library makes of it.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import http from "node:http";
 import http2 from "node:http2";
 import { performance } from "node:perf_hooks";
 import { after, before, describe, test } from "node:test";
@@ -394,6 +395,35 @@ describe("Connect errors on the fast path (raw HTTP/1.1)", { timeout: TEST_TIMEO
     assert.equal(((await res.json()) as ErrorBody).code, "deadline_exceeded");
     assert.equal(res.headers.get("x-switchyard-reason"), "deadline_exceeded");
     await within(up.waitForAbort(index), "the upstream request to be aborted");
+  });
+
+  test("a caller deadline that expires while the caller is still sending the body is 504 deadline_exceeded", async () => {
+    const index = up.requests.length;
+    const body = generateJson("chat", "q");
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(`${gw.url}${GENERATE}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "connect-timeout-ms": "100",
+          "content-length": String(Buffer.byteLength(body)),
+        },
+      });
+      req.on("response", (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => {
+          text += chunk.toString("utf8");
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on("error", reject);
+      req.write(body.slice(0, 10)); // and never the rest: the upload stalls
+      setTimeout(() => req.destroy(), 4000).unref();
+    });
+    const res = await within(answer, "the gateway to answer once the 100 ms deadline passed mid-upload");
+    assert.equal(res.status, 504);
+    assert.equal((JSON.parse(res.body) as ErrorBody).code, "deadline_exceeded");
+    assert.equal(up.requests.length, index, "nothing reached the upstream");
   });
 });
 

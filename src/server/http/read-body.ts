@@ -18,14 +18,16 @@ export class BodyTooLargeError extends Error {
  * Reads the request body, counting bytes as they arrive: past `maxBytes` (or
  * a larger declared content-length) it rejects at once with BodyTooLargeError
  * and drains the rest without buffering it. Rejects with `cancelled` when the
- * caller goes away mid-body.
+ * caller goes away mid-body, and with the signal's reason when `signal` aborts
+ * first (the call's deadline: a slow upload must not hold the call past it).
  */
-export function readBodyCapped(req: HttpRequest, maxBytes: number): Promise<Buffer> {
+export function readBodyCapped(req: HttpRequest, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
     discardRest(req, maxBytes);
     return Promise.reject(new BodyTooLargeError(maxBytes));
   }
+  if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -34,6 +36,13 @@ export function readBodyCapped(req: HttpRequest, maxBytes: number): Promise<Buff
       req.off("end", onEnd);
       req.off("error", onGone);
       req.off("close", onGone);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      cleanup();
+      chunks.length = 0;
+      discardRest(req, maxBytes);
+      reject(signal?.reason);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
@@ -58,6 +67,7 @@ export function readBodyCapped(req: HttpRequest, maxBytes: number): Promise<Buff
     req.once("end", onEnd);
     req.once("error", onGone);
     req.once("close", onGone);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
@@ -65,7 +75,7 @@ export function readBodyCapped(req: HttpRequest, maxBytes: number): Promise<Buff
 const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
 
 /**
- * After an early 413, keep reading and dropping (never buffering) what the
+ * After an early 413 (or a deadline that passed mid-upload), keep reading and dropping (never buffering) what the
  * client still sends: HTTP clients such as undici (fetch, the OpenAI SDK)
  * report a connection error instead of the 413 when the connection closes
  * while they upload. A client sending past a generous cap is cut off.
