@@ -301,18 +301,30 @@ function asConnectError(error: unknown): ConnectError {
   return ConnectError.from(error, Code.Internal);
 }
 
-/** One enveloped message: 5-byte prefix (flags, big-endian length) then exactly that many bytes. */
+/**
+ * The one enveloped message: 5-byte prefix (flags, big-endian length) then exactly that many bytes.
+ * Errors as connect-node reports them: no message or a second whole one is a cardinality error
+ * (UNIMPLEMENTED, as gRPC's status code table defines it); a cut or broken envelope is INVALID_ARGUMENT.
+ */
 function decodeEnvelope(bytes: Uint8Array): Uint8Array {
-  if (bytes.length < 5)
-    throw new ConnectError("protocol error: missing message envelope", Code.InvalidArgument);
+  if (bytes.length === 0) throw new ConnectError("protocol error: missing input message", Code.Unimplemented);
+  if (bytes.length < 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
   if ((bytes[0]! & 0x01) !== 0)
     throw new ConnectError("protocol error: compressed message without an encoding header", Code.Internal);
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
-  if (bytes.length !== 5 + length)
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = view.getUint32(1);
+  const rest = bytes.length - 5 - length;
+  if (rest < 0)
     throw new ConnectError(
-      `protocol error: expected one message of ${length} bytes, received ${bytes.length - 5}`,
+      `protocol error: promised ${length} bytes, received ${bytes.length - 5}`,
       Code.InvalidArgument,
     );
+  if (rest > 0) {
+    const next = 5 + length;
+    if (rest >= 5 && rest >= 5 + view.getUint32(next + 1))
+      throw new ConnectError("protocol error: received extra input message", Code.Unimplemented);
+    throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  }
   return bytes.subarray(5);
 }
 
