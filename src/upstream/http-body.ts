@@ -4,6 +4,22 @@ import type { HttpResponse } from "./http-pool.ts";
 
 const MAX_ERROR_BODY = 64 * 1024;
 
+/**
+ * Gives an upstream response body back once the adapter is done with it. A
+ * stream read up to its end marker ([DONE], message_stop) is drained: the end
+ * of the response follows at once and the connection goes back to the pool,
+ * with no abort and no error object built (undici makes one, with a stack
+ * trace, for a body destroyed before its end). Anything else (a failure, a
+ * caller who left) is destroyed, which aborts the upstream request. An
+ * upstream that keeps sending after its end marker is cut off past 128 KiB.
+ */
+export function releaseBody(response: HttpResponse, complete: boolean): void {
+  const body = response.body;
+  if (body.destroyed || body.readableEnded) return;
+  if (complete) body.dump().catch(() => {});
+  else body.destroy();
+}
+
 /** A success body as JSON; a cut body or non-JSON text becomes a classified UpstreamError. */
 export async function readJson(
   backend: string,

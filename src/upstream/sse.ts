@@ -1,3 +1,5 @@
+import { Readable } from "node:stream";
+
 /** One server-sent event. */
 export type SseEvent = { event: string | undefined; data: string; id: string | undefined };
 
@@ -7,6 +9,9 @@ export type SseEvent = { event: string | undefined; data: string; id: string | u
  * dispatched at each blank line. Events with no data field are skipped.
  */
 export async function* parseSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
+  // A consumer that stops at its end marker must not have the body destroyed under it (an AbortError with a
+  // stack trace per stream): the caller releases the body (releaseBody).
+  const source = body instanceof Readable ? body.iterator({ destroyOnReturn: false }) : body;
   const decoder = new TextDecoder();
   let buffer = "";
   let data: string[] = [];
@@ -27,7 +32,7 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
     buffer = buffer.slice(start);
   };
 
-  for await (const chunk of body) {
+  for await (const chunk of source) {
     let text = typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
     // A CRLF split across chunks: drop the LF that belongs to the previous CR.
     if (pendingCR && text.startsWith("\n")) text = text.slice(1);

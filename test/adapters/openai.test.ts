@@ -336,6 +336,21 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
     await fake.waitForAbort(0);
   });
 
+  it("a stream read to [DONE] lets the response end and keeps its connection, even when the end comes later", async () => {
+    const openai = adapter({ connections: 1 });
+    for (let i = 0; i < 3; i++) {
+      fake.enqueue({ text: `answer ${i}`, endDelayMs: 30 });
+      const events = await collect(openai.stream(input(), call()));
+      assert.ok(events.some((e) => e.type === "finish"));
+    }
+    // Had the adapter aborted at [DONE], the fake would count three aborts and no completed stream.
+    for (let i = 0; i < 100 && fake.served.streamsCompleted < 3; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(fake.served.streamsCompleted, 3);
+    assert.equal(fake.served.aborts, 0);
+    assert.equal(fake.openSockets(), 1, "one pooled connection served all three streams");
+  });
+
   it("a consumer that stops reading releases the upstream connection", async () => {
     fake.enqueue({ text: "one two three four", hangAfterEvents: 3 });
     for await (const event of adapter().stream(input(), call())) if (event.type === "text") break;

@@ -63,6 +63,8 @@ export type ChatScript = {
   cutAfterEvents?: number;
   /** Streaming: stop sending after N events but keep the socket open. */
   hangAfterEvents?: number;
+  /** Streaming: wait this long after `data: [DONE]` before ending the response. */
+  endDelayMs?: number;
   headers?: Record<string, string>;
 };
 export type ErrorScript = {
@@ -324,6 +326,7 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
       chunkDelayMs: script.chunkDelayMs,
       cutAfterEvents: script.cutAfterEvents,
       hangAfterEvents: script.hangAfterEvents,
+      endDelayMs: script.endDelayMs,
       onEvent: (event) => {
         streamedTokens += event.tokens;
         served.completionTokens += event.tokens;

@@ -13,6 +13,8 @@ export type SseWriteOptions = {
   chunkDelayMs?: number | undefined;
   cutAfterEvents?: number | undefined;
   hangAfterEvents?: number | undefined;
+  /** Wait this long after the last event before ending the response (the end marker arrives before the end). */
+  endDelayMs?: number | undefined;
   /** Called after each event has been handed to the socket. */
   onEvent?: ((event: SseEvent) => void) | undefined;
   /** Called just before the writer destroys the socket itself (so it is not mistaken for a client abort). */
@@ -67,6 +69,7 @@ export async function writeSse(
     opts.onEvent?.(event);
     i += 1;
   }
+  if (!(await sleep(opts.endDelayMs ?? 0, opts.signal))) return "aborted";
   return new Promise((resolve) => {
     const onAbort = (): void => resolve("aborted");
     opts.signal.addEventListener("abort", onAbort, { once: true });

@@ -1,7 +1,7 @@
 import type { Secret } from "../../config/secret.ts";
 import { UpstreamError } from "../../errors/upstream-error.ts";
 import { classifyNetworkError } from "../../upstream/classify.ts";
-import { readJson } from "../../upstream/http-body.ts";
+import { readJson, releaseBody } from "../../upstream/http-body.ts";
 import { HttpPool, type HttpResponse } from "../../upstream/http-pool.ts";
 import { parseSse } from "../../upstream/sse.ts";
 import type { Adapter, AdapterCall, AdapterEvent, GenerateInput, GenerateOutput } from "../adapter.ts";
@@ -62,7 +62,7 @@ export class AnthropicAdapter implements Adapter {
       if (translator.producedOutput) upstream.afterFirstToken = true;
       throw upstream;
     } finally {
-      response.body.destroy(); // release the socket whether we finished, failed or were abandoned
+      releaseBody(response, translator.done);
     }
     if (!translator.done) {
       throw new UpstreamError("unavailable", `${name} stream ended early, without message_stop`, {

@@ -1,7 +1,7 @@
 import type { Secret } from "../../config/secret.ts";
 import { UpstreamError } from "../../errors/upstream-error.ts";
 import { classifyNetworkError } from "../../upstream/classify.ts";
-import { readJson } from "../../upstream/http-body.ts";
+import { readJson, releaseBody } from "../../upstream/http-body.ts";
 import { HttpPool, type HttpResponse } from "../../upstream/http-pool.ts";
 import { parseSse } from "../../upstream/sse.ts";
 import type {
@@ -101,7 +101,7 @@ export class OpenAIAdapter implements Adapter {
       if (produced) upstream.afterFirstToken = true;
       throw upstream;
     } finally {
-      response.body.destroy(); // release the socket whether we finished, failed or were abandoned
+      releaseBody(response, done);
     }
     if (!done) {
       throw new UpstreamError("unavailable", `${name} stream ended without [DONE]`, {
