@@ -174,14 +174,15 @@ export async function streaming(ctx: Ctx, expectText: string): Promise<Record<st
   const arms = ctx.arms.filter((a) => !a.unavailable && a.stream && !a.streamUnavailable);
   for (const a of arms) {
     const target = (a.stream as () => ReturnType<NonNullable<Arm["stream"]>>)();
-    // Warm-up, not measured: the first arm to stream through a gateway process would otherwise pay its JIT warm-up.
+    // Warm-up, not measured, at the full concurrency: the first arm to stream through a gateway process would
+    // otherwise pay its JIT warm-up and the growth of its connection pools to N streams, the arms after it not.
     await ctx.lg.run({
       type: "streams",
       target,
-      concurrency: Math.min(20, ctx.mode.streams),
-      durationMs: 200,
-      maxStreams: 40,
-      staggerMs: 100,
+      concurrency: ctx.mode.streams,
+      durationMs: 600, // past the stagger, so every slot starts one stream
+      maxStreams: ctx.mode.streams,
+      staggerMs: 500,
       expectText,
       timeoutMs: 30_000,
     });
