@@ -253,6 +253,8 @@ export type OverloadArm = {
   gatewayCpuPercent: number;
   aliveAfter: boolean;
   servesAfter: boolean;
+  /** From the step's end to 20 calls in a row answered. */
+  recoveredMs: number | undefined;
   rssAfter: number | undefined;
 };
 
@@ -284,18 +286,23 @@ export async function overload(
     const gatewayCpuPercent =
       ((cpuMicros(a.pid) - cpuBefore) / ((performance.now() - wallBefore) * 1000)) * 100;
     const isAlive = alive(a.pid);
+    // Serves after = 20 calls in a row answered, within 10 s of the step's end (a shedding gateway needs a moment
+    // to see that the overload is over); recoveredMs = how long that took.
     let serves = false;
-    if (isAlive) {
+    const probeStart = performance.now();
+    while (isAlive && !serves && performance.now() - probeStart < 10_000) {
       const probe = await ctx.lg.run({
         type: "closed",
         target: a.unary("fast"),
         concurrency: 1,
         durationMs: 300,
-        maxRequests: 50,
+        maxRequests: 20,
         timeoutMs: 5000,
       });
-      serves = probe.ok > 0 && probe.errors === 0;
+      serves = probe.ok === 20 && probe.errors === 0;
+      if (!serves) await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    const recoveredMs = serves ? performance.now() - probeStart : undefined;
     out[id] = {
       rate,
       ok: r.ok,
@@ -309,11 +316,12 @@ export async function overload(
       refusedLatency: r.refusedLatency,
       aliveAfter: isAlive,
       servesAfter: serves,
+      recoveredMs,
       rssAfter: isAlive ? rssBytes(a.pid) : undefined,
     };
     ctx.log(
       `overload ${id} @ ${rate} req/s (2× ${Math.round(cap)}): ${r.ok} ok, ${r.errors} errors ${JSON.stringify(r.errorKinds)}, ` +
-        `p99 ${fmt(r.latency.p99)} ms, gateway CPU ${gatewayCpuPercent.toFixed(0)}%, alive after: ${isAlive}, serves after: ${serves}`,
+        `p99 ${fmt(r.latency.p99)} ms, gateway CPU ${gatewayCpuPercent.toFixed(0)}%, alive after: ${isAlive}, serves after: ${serves}${recoveredMs !== undefined ? ` (in ${recoveredMs.toFixed(0)} ms)` : ""}`,
     );
   }
   return out;

@@ -14,8 +14,10 @@ export type OverloadLimits = {
 /** How often the lag is sampled, and how many recent samples (half a second) are averaged into the current lag. */
 const SAMPLE_MS = 20;
 const WINDOW = 25;
-/** How fast the shed share moves per sample, per unit of relative excess lag (see sample()). */
+/** How fast the shed share grows per sample, per unit of relative excess lag (see sample()). */
 const GAIN = 0.02;
+/** Below the limit the share falls this many times faster: refusals stop soon after the overload does. */
+const RECOVERY = 4;
 /** A single sample counts as at most this many times the limit. */
 const OUTLIER_CAP = 3;
 /**
@@ -67,7 +69,8 @@ export class OverloadGuard {
    * One sample: how late the tick due now (every SAMPLE_MS) came; `now` in
    * performance.now() ms. An integral controller: each sample moves the shed
    * share by GAIN × (lag − limit) / limit, e.g. +2 % per 20 ms while the lag
-   * is twice the limit, −2 % while it is zero.
+   * is twice the limit; below the limit RECOVERY times faster, −8 % per 20 ms
+   * while it is zero (from the 80 % cap to none in 200 ms).
    */
   sample(now: number): void {
     const limit = this.#limits().maxEventLoopLagMs;
@@ -79,7 +82,8 @@ export class OverloadGuard {
     let sum = 0;
     for (const s of this.#samples) sum += s;
     this.#lagMs = sum / WINDOW;
-    const step = limit > 0 ? (GAIN * (this.#lagMs - limit)) / limit : -1;
+    const excess = limit > 0 ? (this.#lagMs - limit) / limit : -1;
+    const step = GAIN * excess * (excess < 0 ? RECOVERY : 1);
     this.#share = Math.min(MAX_SHARE, Math.max(0, this.#share + step));
   }
 
