@@ -351,6 +351,37 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
     assert.equal(fake.openSockets(), 1, "one pooled connection served all three streams");
   });
 
+  it("a stream over 128 KiB read to [DONE] is not aborted either", async () => {
+    const long = "x".repeat(200_000);
+    fake.enqueue({ chunks: [long], endDelayMs: 50 }); // the end a moment after [DONE]: the drain must wait for it
+    const events = await collect(adapter().stream(input(), call()));
+    assert.equal(
+      events
+        .filter((e) => e.type === "text")
+        .reduce((n, e) => n + (e.type === "text" ? e.text.length : 0), 0),
+      long.length,
+    );
+    for (let i = 0; i < 100 && fake.served.streamsCompleted < 1; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(fake.served.streamsCompleted, 1);
+    assert.equal(fake.served.aborts, 0);
+  });
+
+  it("an upstream that keeps the response open after [DONE] is cut off, so it cannot hold the connection", async () => {
+    const openai = adapter({ connections: 1 });
+    fake.enqueue({ text: "first", endDelayMs: 60_000 }, { text: "second" });
+    await collect(openai.stream(input(), call()));
+    // The pool's only connection is still draining the first response: the second stream needs it back.
+    const second = collect(openai.stream(input(), call()));
+    const bound = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error("the second stream never got a connection")), 10_000).unref(),
+    );
+    const events = await Promise.race([second, bound]);
+    assert.ok(events.some((e) => e.type === "text" && e.text.includes("second")));
+    await fake.waitForAbort(0);
+    assert.equal(fake.served.aborts, 1);
+  });
+
   it("a consumer that stops reading releases the upstream connection", async () => {
     fake.enqueue({ text: "one two three four", hangAfterEvents: 3 });
     for await (const event of adapter().stream(input(), call())) if (event.type === "text") break;
