@@ -99,3 +99,6 @@ export type StreamResult = LoadResult & {
 
 export type Request = { id: number; job: Job };
 export type Reply = { id: number; result?: LoadResult | StreamResult; error?: string };
+
+/** Error kinds of a call the gateway refused up front (load shedding, limits): answered, not lost. */
+export const REFUSED = new Set(["http_429", "grpc_8", "resource_exhausted"]);

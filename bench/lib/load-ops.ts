@@ -162,6 +162,7 @@ function sseFrames(): (chunk: Buffer) => Piece[] {
 /** Connect streaming (JSON envelopes): yields textDelta texts, END at the end-stream envelope. */
 function connectFrames(): (chunk: Buffer) => Piece[] {
   let buffer: Buffer = Buffer.alloc(0);
+  let content = false;
   return (chunk) => {
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
     const out: Piece[] = [];
@@ -180,13 +181,15 @@ function connectFrames(): (chunk: Buffer) => Piece[] {
       if (flags & 0x02) {
         if (message.error) {
           const code = (message.error as { code?: string }).code;
-          throw new LoadError(
-            code === "resource_exhausted" ? code : "stream_error",
-            JSON.stringify(message.error).slice(0, 300),
-          );
+          // Refused (shed) only before the first chunk; after it, a failed stream.
+          const refused = code === "resource_exhausted" && !content;
+          throw new LoadError(refused ? code : "stream_error", JSON.stringify(message.error).slice(0, 300));
         }
         out.push(END);
-      } else if (message.textDelta?.text) out.push(message.textDelta.text);
+      } else if (message.textDelta?.text) {
+        content = true;
+        out.push(message.textDelta.text);
+      }
     }
     return out;
   };

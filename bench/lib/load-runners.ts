@@ -1,4 +1,11 @@
-import type { ClosedJob, LoadResult, OpenJob, StreamJob, StreamResult } from "./jobs.ts";
+import {
+  type ClosedJob,
+  type LoadResult,
+  type OpenJob,
+  REFUSED,
+  type StreamJob,
+  type StreamResult,
+} from "./jobs.ts";
 import { kindOf, type Ops, opsFor } from "./load-ops.ts";
 import { Reservoir } from "./stats.ts";
 
@@ -15,9 +22,6 @@ class Errors {
     this.samples[kind] ??= message.slice(0, 300);
   }
 }
-
-/** A call the gateway refused up front (load shedding, limits): answered, not lost. */
-export const REFUSED = new Set(["http_429", "grpc_8", "resource_exhausted"]);
 
 function result(
   ok: number,

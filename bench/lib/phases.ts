@@ -1,6 +1,7 @@
 import type { Arm, Delay } from "./arms.ts";
 import type { CapacityResult } from "./capacity.ts";
 import { arm, type Ctx } from "./context.ts";
+import { REFUSED } from "./jobs.ts";
 import { alive, cpuMicros, rssBytes } from "./proc.ts";
 import { type Spread, type Summary, spread } from "./stats.ts";
 import { runWrk, wrkAvailable } from "./wrk.ts";
@@ -295,7 +296,7 @@ export async function overload(
         type: "closed",
         target: a.unary("fast"),
         concurrency: 1,
-        durationMs: 300,
+        durationMs: 5000, // the 20 calls, not the clock, end the probe
         maxRequests: 20,
         timeoutMs: 5000,
       });
@@ -311,7 +312,9 @@ export async function overload(
       errorSamples: r.errorSamples,
       latency: r.latency,
       errorLatency: r.errorLatency,
-      refused: r.refusedLatency?.n ?? 0,
+      refused: Object.entries(r.errorKinds)
+        .filter(([kind]) => REFUSED.has(kind))
+        .reduce((n, [, count]) => n + count, 0),
       gatewayCpuPercent,
       refusedLatency: r.refusedLatency,
       aliveAfter: isAlive,

@@ -9,10 +9,9 @@ import { toConnectError } from "../errors/to-connect-error.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
 import type { Principal } from "../policy/principal.ts";
 import { allows } from "../policy/rbac.ts";
-import { ADMITTED } from "../server/overload-guard.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
-import { createRequestContext, type RequestContext } from "./request-context.ts";
+import { ADMITTED, createRequestContext, type RequestContext } from "./request-context.ts";
 import { FINISH, routingInfo, setRateLimitHeaders, setRoutingTrailers, usageInfo } from "./routing-info.ts";
 import { toEmbeddingRequest, toGenerationRequest } from "./validate.ts";
 

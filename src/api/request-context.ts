@@ -1,10 +1,15 @@
 import { randomUUID } from "node:crypto";
+import { createContextKey } from "@connectrpc/connect";
 import type { Span } from "@opentelemetry/api";
 import type { MeteredUsage } from "../metering/meter.ts";
 import type { Principal } from "../policy/principal.ts";
 import type { RateLimitInfo } from "../policy/rate-limit.ts";
 import type { Logger } from "../telemetry/logger.ts";
+
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
+
+/** Set on a call the overload guard already let in at the front door (before its body was read), so it is not drawn again. */
+export const ADMITTED = createContextKey(false, { description: "admitted by the overload guard" });
 
 export type AttemptRecord = {
   backend: string;

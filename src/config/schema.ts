@@ -243,7 +243,7 @@ const serverSchema = z.strictObject({
       maxConcurrentStreams: z.number().int().min(1).default(1000),
       /** Requests in flight above which new inference calls are shed (RESOURCE_EXHAUSTED / 429); 0 = no cap. */
       maxInFlightRequests: z.number().int().min(0).default(10_000),
-      /** Event-loop lag (mean over the last 500 ms) the gateway holds by shedding a growing share of new inference calls; 0 = never. */
+      /** Event-loop lag (moving average, ~250 ms) the gateway holds by shedding a growing share of new inference calls; 0 = never. */
       maxEventLoopLagMs: z.number().int().min(0).default(50),
     })
     .prefault({}),

@@ -15,12 +15,12 @@ import {
   parseTimeout as parseGrpcTimeout,
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
+import { ADMITTED } from "../api/request-context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { toConnectError } from "../errors/to-connect-error.ts";
 import { PlainHeaders } from "./http/plain-headers.ts";
 import { BodyTooLargeError, type HttpRequest, readBodyCapped } from "./http/read-body.ts";
 import { requestHeaders } from "./http/request-headers.ts";
-import { ADMITTED } from "./overload-guard.ts";
 
 /** What this path uses of a response; http.ServerResponse and http2.Http2ServerResponse both have it. */
 interface Response {
@@ -39,9 +39,10 @@ interface Response {
 type UnaryImpl = (request: never, context: HandlerContext) => Promise<unknown>;
 type StreamImpl = (request: never, context: HandlerContext) => AsyncIterable<unknown>;
 
+/** `operation`: the request's operation label (generate, generate_stream, embed), for a refusal's metrics. */
 export type FastPathMethod =
-  | { method: DescMethod & { methodKind: "unary" }; impl: UnaryImpl }
-  | { method: DescMethod & { methodKind: "server_streaming" }; impl: StreamImpl };
+  | { method: DescMethod & { methodKind: "unary" }; impl: UnaryImpl; operation: string }
+  | { method: DescMethod & { methodKind: "server_streaming" }; impl: StreamImpl; operation: string };
 
 export type FastPathOptions = {
   /** The methods to serve here, each with the implementation registered with connect-node. */
@@ -51,7 +52,7 @@ export type FastPathOptions = {
   maxTimeoutMs: number;
   shutdownSignal: AbortSignal;
   /** Load shedding: throws (a GatewayError) when the gateway refuses new calls; checked before the body is read. */
-  admit?: () => void;
+  admit?: (operation: string) => void;
 };
 
 /** Why a handler's signal aborts once the call is over: premade, so no AbortError is built per call. */
@@ -168,12 +169,7 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     if (options.shutdownSignal.aborted) onShutdown();
     else options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
     const deadline =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(
-            () => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-            timeoutMs,
-          );
+      timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(deadlineExceeded()), timeoutMs);
     const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const context: HandlerContext = {
       method: entry.method,
@@ -201,7 +197,7 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     let streaming = false;
     try {
       if (options.admit) {
-        options.admit(); // first, so a refused call costs no body read, decode or authentication
+        options.admit(entry.operation); // first, so a refused call costs no body read, decode or authentication
         context.values.set(ADMITTED, true);
       }
       const bytes = wire.unwrap(await readBodyCapped(req, options.readMaxBytes, controller.signal));
@@ -291,13 +287,14 @@ function headerValue(value: string | string[] | undefined): string | null {
 
 function asConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
+  // The guard's refusal, readBodyCapped's "caller went away": the gateway's own reasons and status codes.
   if (error instanceof GatewayError) return toConnectError(error, "");
   if (error instanceof BodyTooLargeError)
     return new ConnectError(
       `message size is larger than configured readMaxBytes ${error.maxBytes}`,
       Code.ResourceExhausted,
     );
-  // readBodyCapped's "caller went away" and anything unexpected: connect-node maps unknown errors the same way.
+  // Anything unexpected: connect-node maps unknown errors the same way.
   return ConnectError.from(error, Code.Internal);
 }
 
@@ -415,6 +412,13 @@ const CONNECT_UNARY_JSON = connectUnary(false);
 const CONNECT_UNARY_PROTO = connectUnary(true);
 const CONNECT_STREAM_JSON = connectStream(false);
 const CONNECT_STREAM_PROTO = connectStream(true);
+
+/** As connect-node words it, with the reason header the gateway's own deadline errors carry. */
+function deadlineExceeded(): ConnectError {
+  return new ConnectError("the operation timed out", Code.DeadlineExceeded, {
+    "x-switchyard-reason": "deadline_exceeded",
+  });
+}
 
 function noResponse(): ConnectError {
   return new ConnectError("no response message", Code.Internal);

@@ -122,6 +122,19 @@ export async function startGateway(options: {
   const overload = new OverloadGuard(
     () => config.current.loaded.config.server.limits,
     () => active,
+    {
+      auto: true,
+      onChange: (shedding, lagMs, share) =>
+        shedding
+          ? logger.warn(
+              { lagMs: Math.round(lagMs), share },
+              "overloaded: refusing a share of new inference calls (event-loop lag over server.limits.maxEventLoopLagMs)",
+            )
+          : logger.info(
+              { lagMs: Math.round(lagMs) },
+              "no longer overloaded: all new inference calls admitted",
+            ),
+    },
   );
   const pipeline = new Pipeline({
     config: () => config.current,
@@ -141,11 +154,14 @@ export async function startGateway(options: {
   });
   const health = new HealthStatus([InferenceService.typeName, AdminService.typeName]);
   const breakerValue = { closed: 0, half_open: 1, open: 2 } as const;
-  const gatewayMetrics = new GatewayMetrics(metrics.getMeter("switchyard"), () =>
-    [...config.current.backends.values()].map((b) => ({
-      backend: b.name,
-      state: breakerValue[b.state.breaker.state],
-    })),
+  const gatewayMetrics = new GatewayMetrics(
+    metrics.getMeter("switchyard"),
+    () =>
+      [...config.current.backends.values()].map((b) => ({
+        backend: b.name,
+        state: breakerValue[b.state.breaker.state],
+      })),
+    () => ({ lagMs: overload.lagMs, shedShare: overload.shedShare }),
   );
   const telemetry = new RequestTelemetry(gatewayMetrics, logger);
   const openai = openAIFacade({
@@ -201,18 +217,31 @@ export async function startGateway(options: {
   const fastPath = createFastPath({
     ...connectLimits,
     // Shedding at the front door, before the body is read: the cheapest refusal. No workload is known yet.
-    admit: () => {
+    // Counted in requests and rejections as the pipeline counts a refusal, without a log line or span per
+    // call (under overload those would cost the most); the guard logs when shedding starts and stops.
+    admit: (operation) => {
       try {
         overload.check();
       } catch (error) {
         gatewayMetrics.rejections.add(1, { reason: "overloaded", workload: "" });
+        gatewayMetrics.requests.add(1, {
+          workload: "",
+          backend: "",
+          model: "",
+          operation,
+          status: "overloaded",
+        });
         throw error;
       }
     },
     methods: [
-      { method: InferenceService.method.generate, impl: inference.generate as never },
-      { method: InferenceService.method.generateStream, impl: inference.generateStream as never },
-      { method: InferenceService.method.embed, impl: inference.embed as never },
+      { method: InferenceService.method.generate, impl: inference.generate as never, operation: "generate" },
+      {
+        method: InferenceService.method.generateStream,
+        impl: inference.generateStream as never,
+        operation: "generate_stream",
+      },
+      { method: InferenceService.method.embed, impl: inference.embed as never, operation: "embed" },
     ],
   });
 

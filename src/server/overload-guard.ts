@@ -1,8 +1,4 @@
-import { createContextKey } from "@connectrpc/connect";
 import { GatewayError } from "../errors/gateway-error.ts";
-
-/** Set on a call the guard already let in at the front door (before its body was read), so it is not drawn again. */
-export const ADMITTED = createContextKey(false, { description: "admitted by the overload guard" });
 
 export type OverloadLimits = {
   /** Requests in flight (all protocols) above which new inference calls are refused; 0 = no cap. */
@@ -11,10 +7,18 @@ export type OverloadLimits = {
   maxEventLoopLagMs: number;
 };
 
-/** How often the lag is sampled, and how many recent samples (half a second) are averaged into the current lag. */
+/** How often the lag is sampled (a timer due every SAMPLE_MS; how late it fires is the lag). */
 const SAMPLE_MS = 20;
-const WINDOW = 25;
-/** How fast the shed share grows per sample, per unit of relative excess lag (see sample()). */
+/** Time constant of the lag's moving average. */
+const AVERAGE_MS = 250;
+/**
+ * A sample moves the average by at most this much time's worth: one multi-second stall (start-up, a major GC)
+ * is one event, not a trend. The share's step is weighted by up to STEP_MS of the interval instead, so a loop
+ * whose every iteration is long (one sample per iteration) still reaches the cap within about a second.
+ */
+const AVERAGE_INTERVAL_MS = 60;
+const STEP_MS = 500;
+/** How fast the shed share grows per SAMPLE_MS, per unit of relative excess lag (see sample()). */
 const GAIN = 0.02;
 /** Below the limit the share falls this many times faster: refusals stop soon after the overload does. */
 const RECOVERY = 4;
@@ -32,27 +36,29 @@ export type GuardOptions = {
   auto: boolean;
   /** Uniform [0, 1); tests pass their own to make the shed decision predictable. */
   random?: () => number;
+  /** Called when shedding for lag starts (share above 0) and when it stops, for a log line. */
+  onChange?: (shedding: boolean, lagMs: number, share: number) => void;
 };
 
 /**
  * Load shedding. Past capacity a Node process queues work (on its event loop,
  * in socket buffers, in its clients' pools) and every caller waits longer,
  * until they time out. The guard watches the event-loop lag (a timer's
- * lateness, averaged over the last half second) and refuses a share of new calls
- * (RESOURCE_EXHAUSTED / 429, with a retry delay): the share grows while the
- * lag stays above the limit and shrinks once it is below, so admitted calls
- * stay fast and a refusal costs far less than a served call. The share moves
- * in small steps, so one GC pause or config reload sheds next to nothing.
- * Streams already running are never cut.
+ * lateness, as a moving average over about a quarter second) and refuses a
+ * share of new calls (RESOURCE_EXHAUSTED / 429, with a retry delay): the
+ * share grows while the lag stays above the limit and shrinks once it is
+ * below, so admitted calls stay fast and a refusal costs far less than a
+ * served call. One GC pause or config reload sheds nothing. Streams already
+ * running are never cut.
  */
 export class OverloadGuard {
   readonly #limits: () => OverloadLimits;
   readonly #inFlight: () => number;
   readonly #random: () => number;
-  readonly #samples = new Array<number>(WINDOW).fill(0);
-  #next = 0;
+  readonly #onChange: GuardOptions["onChange"];
   #lagMs = 0;
   #share = 0;
+  #last: number;
   #expected: number;
   #timer: NodeJS.Timeout | undefined;
   shed = 0;
@@ -61,33 +67,40 @@ export class OverloadGuard {
     this.#limits = limits;
     this.#inFlight = inFlight;
     this.#random = options.random ?? Math.random;
-    this.#expected = performance.now() + SAMPLE_MS;
+    this.#onChange = options.onChange;
+    this.#last = performance.now();
+    this.#expected = this.#last + SAMPLE_MS;
     if (options.auto) this.#timer = setInterval(() => this.sample(performance.now()), SAMPLE_MS).unref();
   }
 
   /**
-   * One sample: how late the tick due now (every SAMPLE_MS) came; `now` in
-   * performance.now() ms. An integral controller: each sample moves the shed
-   * share by GAIN × (lag − limit) / limit, e.g. +2 % per 20 ms while the lag
-   * is twice the limit; below the limit RECOVERY times faster, −8 % per 20 ms
-   * while it is zero (from the 80 % cap to none in 200 ms).
+   * One sample: how late the tick due now came; `now` in performance.now()
+   * ms. An integral controller, weighted by the time since the last sample:
+   * per SAMPLE_MS the share moves by GAIN × (lag − limit) / limit, e.g. +2 %
+   * per 20 ms while the lag is twice the limit; below the limit RECOVERY
+   * times faster (−8 % per 20 ms at zero lag).
    */
   sample(now: number): void {
     const limit = this.#limits().maxEventLoopLagMs;
-    // Capped, so one long stall (start-up, a major GC) cannot outweigh the rest of the window.
+    const interval = Math.max(0, now - this.#last);
+    this.#last = now;
+    // Capped, so one long stall cannot outweigh everything else.
     const lag = Math.max(0, now - this.#expected);
-    this.#samples[this.#next] = limit > 0 ? Math.min(lag, OUTLIER_CAP * limit) : lag;
-    this.#next = (this.#next + 1) % WINDOW;
     this.#expected = now + SAMPLE_MS;
-    let sum = 0;
-    for (const s of this.#samples) sum += s;
-    this.#lagMs = sum / WINDOW;
+    const sampled = limit > 0 ? Math.min(lag, OUTLIER_CAP * limit) : lag;
+    this.#lagMs +=
+      (1 - Math.exp(-Math.min(interval, AVERAGE_INTERVAL_MS) / AVERAGE_MS)) * (sampled - this.#lagMs);
     const excess = limit > 0 ? (this.#lagMs - limit) / limit : -1;
-    const step = GAIN * excess * (excess < 0 ? RECOVERY : 1);
-    this.#share = Math.min(MAX_SHARE, Math.max(0, this.#share + step));
+    const weight = Math.min(interval, STEP_MS) / SAMPLE_MS;
+    const before = this.#share;
+    this.#share = Math.min(
+      MAX_SHARE,
+      Math.max(0, before + GAIN * excess * weight * (excess < 0 ? RECOVERY : 1)),
+    );
+    if (before > 0 !== this.#share > 0) this.#onChange?.(this.#share > 0, this.#lagMs, this.#share);
   }
 
-  /** The event-loop lag in ms: the mean of the last few samples. */
+  /** The event-loop lag in ms: the moving average of the samples. */
   get lagMs(): number {
     return this.#lagMs;
   }

@@ -26,8 +26,14 @@ export class GatewayMetrics {
   readonly rejections: Counter;
   readonly inFlight: UpDownCounter;
   readonly breakerState: ObservableGauge;
+  readonly eventLoopLag: ObservableGauge;
+  readonly shedShare: ObservableGauge;
 
-  constructor(meter: Meter, breakerStates: () => Iterable<{ backend: string; state: number }>) {
+  constructor(
+    meter: Meter,
+    breakerStates: () => Iterable<{ backend: string; state: number }>,
+    overload: () => { lagMs: number; shedShare: number } = () => ({ lagMs: 0, shedShare: 0 }),
+  ) {
     const ms = { unit: "ms" };
     this.requests = meter.createCounter("switchyard.requests", {
       description: "Requests finished, by workload, backend, model, operation and status",
@@ -79,6 +85,15 @@ export class GatewayMetrics {
     this.breakerState.addCallback((result) => {
       for (const { backend, state } of breakerStates()) result.observe(state, { backend });
     });
+    this.eventLoopLag = meter.createObservableGauge("switchyard.event_loop.lag", {
+      ...ms,
+      description: "Event-loop lag as the overload guard sees it (moving average)",
+    });
+    this.eventLoopLag.addCallback((result) => result.observe(overload().lagMs));
+    this.shedShare = meter.createObservableGauge("switchyard.overload.shed_share", {
+      description: "Share (0 to 0.8) of new inference calls the overload guard refuses for event-loop lag",
+    });
+    this.shedShare.addCallback((result) => result.observe(overload().shedShare));
   }
 }
 

@@ -398,9 +398,8 @@ describe("Connect errors on the fast path (raw HTTP/1.1)", { timeout: TEST_TIMEO
   });
 
   test("a caller deadline that expires while the caller is still sending the body is 504 deadline_exceeded", async () => {
-    const index = up.requests.length;
     const body = generateJson("chat", "q");
-    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const answer = new Promise<{ status: number; body: string; reason: unknown }>((resolve, reject) => {
       const req = http.request(`${gw.url}${GENERATE}`, {
         method: "POST",
         headers: {
@@ -414,7 +413,9 @@ describe("Connect errors on the fast path (raw HTTP/1.1)", { timeout: TEST_TIMEO
         res.on("data", (chunk: Buffer) => {
           text += chunk.toString("utf8");
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: text, reason: res.headers["x-switchyard-reason"] }),
+        );
       });
       req.on("error", reject);
       req.write(body.slice(0, 10)); // and never the rest: the upload stalls
@@ -423,7 +424,7 @@ describe("Connect errors on the fast path (raw HTTP/1.1)", { timeout: TEST_TIMEO
     const res = await within(answer, "the gateway to answer once the 100 ms deadline passed mid-upload");
     assert.equal(res.status, 504);
     assert.equal((JSON.parse(res.body) as ErrorBody).code, "deadline_exceeded");
-    assert.equal(up.requests.length, index, "nothing reached the upstream");
+    assert.equal(res.reason, "deadline_exceeded");
   });
 });
 
