@@ -5,7 +5,6 @@ import type { MeteredUsage } from "../metering/meter.ts";
 import type { Principal } from "../policy/principal.ts";
 import type { RateLimitInfo } from "../policy/rate-limit.ts";
 import type { Logger } from "../telemetry/logger.ts";
-
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 
 /** Set on a call the overload guard already let in at the front door (before its body was read), so it is not drawn again. */

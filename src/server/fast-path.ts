@@ -18,6 +18,7 @@ import {
 import { ADMITTED } from "../api/request-context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { toConnectError } from "../errors/to-connect-error.ts";
+import { callerGone } from "./http/caller-gone.ts";
 import { PlainHeaders } from "./http/plain-headers.ts";
 import { BodyTooLargeError, type HttpRequest, readBodyCapped } from "./http/read-body.ts";
 import { requestHeaders } from "./http/request-headers.ts";
@@ -159,13 +160,8 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     binary: boolean,
     timeoutMs: number | undefined,
   ): Promise<void> {
-    const controller = new AbortController();
+    const controller = callerGone(res, CALLER_GONE);
     const onShutdown = () => controller.abort(options.shutdownSignal.reason);
-    const onClose = () => {
-      // writableEnded, not writableFinished: HTTP/2's compat response reports a reset stream as finished.
-      if (!res.writableEnded) controller.abort(CALLER_GONE);
-    };
-    res.once("close", onClose);
     if (options.shutdownSignal.aborted) onShutdown();
     else options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
     const deadline =
@@ -221,7 +217,6 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     } finally {
       clearTimeout(deadline);
       options.shutdownSignal.removeEventListener("abort", onShutdown);
-      res.off("close", onClose);
       controller.abort(CALL_FINISHED); // as connect-node does: work still tied to the call stops now
     }
     if (res.destroyed || res.writableEnded) return;
