@@ -15,7 +15,7 @@ import {
   parseTimeout as parseGrpcTimeout,
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
-import { ADMITTED } from "../api/request-context.ts";
+import { ADMITTED, type RequestContext } from "../api/request-context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { toConnectError } from "../errors/to-connect-error.ts";
 import { callerGone } from "./http/caller-gone.ts";
@@ -40,10 +40,11 @@ interface Response {
 type UnaryImpl = (request: never, context: HandlerContext) => Promise<unknown>;
 type StreamImpl = (request: never, context: HandlerContext) => AsyncIterable<unknown>;
 
-/** `operation`: the request's operation label (generate, generate_stream, embed), for a refusal's metrics. */
+/** `operation`: the request's operation (generate, generate_stream, embed), for a refusal's metrics. */
+type Operation = RequestContext["operation"];
 export type FastPathMethod =
-  | { method: DescMethod & { methodKind: "unary" }; impl: UnaryImpl; operation: string }
-  | { method: DescMethod & { methodKind: "server_streaming" }; impl: StreamImpl; operation: string };
+  | { method: DescMethod & { methodKind: "unary" }; impl: UnaryImpl; operation: Operation }
+  | { method: DescMethod & { methodKind: "server_streaming" }; impl: StreamImpl; operation: Operation };
 
 export type FastPathOptions = {
   /** The methods to serve here, each with the implementation registered with connect-node. */
@@ -53,7 +54,7 @@ export type FastPathOptions = {
   maxTimeoutMs: number;
   shutdownSignal: AbortSignal;
   /** Load shedding: throws (a GatewayError) when the gateway refuses new calls; checked before the body is read. */
-  admit?: (operation: string) => void;
+  admit?: (operation: Operation) => void;
 };
 
 /** Why a handler's signal aborts once the call is over: premade, so no AbortError is built per call. */

@@ -216,21 +216,12 @@ export async function startGateway(options: {
   // The hot inference calls skip connect-node's universal handler; everything else goes through it.
   const fastPath = createFastPath({
     ...connectLimits,
-    // Shedding at the front door, before the body is read: the cheapest refusal. No workload is known yet.
-    // Counted in requests and rejections as the pipeline counts a refusal, without a log line or span per
-    // call (under overload those would cost the most); the guard logs when shedding starts and stops.
+    // Shedding at the front door, before the body is read: the cheapest refusal.
     admit: (operation) => {
       try {
         overload.check();
       } catch (error) {
-        gatewayMetrics.rejections.add(1, { reason: "overloaded", workload: "" });
-        gatewayMetrics.requests.add(1, {
-          workload: "",
-          backend: "",
-          model: "",
-          operation,
-          status: "overloaded",
-        });
+        telemetry.refusedUnread(operation, "overloaded");
         throw error;
       }
     },

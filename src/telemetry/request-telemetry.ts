@@ -41,6 +41,18 @@ export class RequestTelemetry {
     this.#metrics?.inFlight.add(1, { operation: ctx.operation });
   }
 
+  /**
+   * A call the overload guard refused at the front door, before its body (so its workload) was read:
+   * counted in requests and rejections like any refusal, without a span or log line per call (under
+   * overload those would cost the most; the guard logs when shedding starts and stops).
+   */
+  refusedUnread(operation: RequestContext["operation"], reason: "overloaded"): void {
+    const m = this.#metrics;
+    if (!m) return;
+    m.rejections.add(1, { reason, workload: "" });
+    m.requests.add(1, { workload: "", backend: "", model: "", operation, status: reason });
+  }
+
   attempt(ctx: RequestContext, target: CompiledTarget, attempt: number): AttemptObserver {
     const backend = target.backend;
     const span = ctx.span ? startClientSpan(`${operationName(ctx)} ${target.model}`, ctx.span) : undefined;
