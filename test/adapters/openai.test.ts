@@ -10,6 +10,7 @@ import { OpenAIAdapter, type OpenAIAdapterOptions } from "../../src/adapters/ope
 import { parseResetDuration } from "../../src/adapters/openai/rate-limit.ts";
 import { Secret } from "../../src/config/secret.ts";
 import { UpstreamError } from "../../src/errors/upstream-error.ts";
+import { within } from "../helpers/wait.ts";
 import {
   OPENAI_ERROR_FIXTURES,
   type OpenAIErrorFixtureName,
@@ -84,6 +85,8 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
     return created;
   };
   const sent = (index = 0) => fake.requests[index]?.body as Record<string, unknown>;
+  /** Resolves once the fake has seen `n` streams end, completed or aborted. */
+  const settled = (n: number) => fake.waitUntil(() => fake.served.streamsCompleted + fake.served.aborts >= n);
 
   beforeEach(async () => {
     fake = await startOpenAIFake({ requireApiKey: KEY });
@@ -344,8 +347,7 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
       assert.ok(events.some((e) => e.type === "finish"));
     }
     // Had the adapter aborted at [DONE], the fake would count three aborts and no completed stream.
-    for (let i = 0; i < 100 && fake.served.streamsCompleted < 3; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await within(settled(3), "the fake to finish or lose three streams");
     assert.equal(fake.served.streamsCompleted, 3);
     assert.equal(fake.served.aborts, 0);
     assert.equal(fake.openSockets(), 1, "one pooled connection served all three streams");
@@ -361,8 +363,7 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
         .reduce((n, e) => n + (e.type === "text" ? e.text.length : 0), 0),
       long.length,
     );
-    for (let i = 0; i < 100 && fake.served.streamsCompleted < 1; i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await within(settled(1), "the fake to finish or lose the stream");
     assert.equal(fake.served.streamsCompleted, 1);
     assert.equal(fake.served.aborts, 0);
   });
@@ -372,11 +373,11 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
     fake.enqueue({ text: "first", endDelayMs: 60_000 }, { text: "second" });
     await collect(openai.stream(input(), call()));
     // The pool's only connection is still draining the first response: the second stream needs it back.
-    const second = collect(openai.stream(input(), call()));
-    const bound = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error("the second stream never got a connection")), 10_000).unref(),
+    const events = await within(
+      collect(openai.stream(input(), call())),
+      "the second stream to get the connection",
+      10_000,
     );
-    const events = await Promise.race([second, bound]);
     assert.ok(events.some((e) => e.type === "text" && e.text.includes("second")));
     await fake.waitForAbort(0);
     assert.equal(fake.served.aborts, 1);

@@ -31,6 +31,7 @@ import {
 } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { connectClient, grpcJsClient, type TestClient } from "../helpers/clients.ts";
 import { configYaml, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { eventually, within } from "../helpers/wait.ts";
 import { type OpenAIFake, startOpenAIFake } from "../upstreams/openai-fake.ts";
 
 const M = InferenceService.method;
@@ -203,27 +204,11 @@ function decodeGrpcGenerate(body: Buffer): GenerateResponse {
   return fromBinary(GenerateResponseSchema, body.subarray(5));
 }
 
-/** Fails instead of hanging when what a test waits for never happens (e.g. an upstream never aborted). */
-async function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`gave up waiting ${ms} ms for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** The request log line for a request id, once written (settlement may follow the answer by a tick). */
 async function logLine(find: (l: TestGateway["logs"][number]) => boolean) {
-  for (let i = 0; i < 100; i++) {
-    const line = gw.logs.find((l) => l.msg === "request" && find(l));
-    if (line) return line;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return undefined;
+  const line = () => gw.logs.find((l) => l.msg === "request" && find(l));
+  await eventually(() => line() !== undefined, 1000);
+  return line();
 }
 
 // ---------------------------------------------------------------------------------------------------

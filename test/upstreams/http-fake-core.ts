@@ -37,6 +37,8 @@ export type FakeControls<S> = {
   setDefault(script: S | ((req: RecordedRequest) => S)): void;
   waitForRequests(n: number): Promise<void>;
   waitForAbort(index: number): Promise<void>;
+  /** Resolves once `ready` holds; re-checked whenever the fake's state changes (requests, aborts, completed streams). */
+  waitUntil(ready: () => boolean): Promise<void>;
   openSockets(): number;
   /** Destroys every socket, then closes the server; closing cuts are not client aborts. */
   close(): Promise<void>;
@@ -141,6 +143,7 @@ export function createFakeCore<S>(served: CoreCounters, check: (script: S) => vo
     },
     waitForRequests: (n) => waitFor(() => requests.length >= n),
     waitForAbort: (index) => waitFor(() => requests[index]?.aborted === true),
+    waitUntil: waitFor,
     openSockets: () => sockets.size,
     async close() {
       closing = true;

@@ -117,6 +117,8 @@ export interface OpenAIFake {
   setHealth(status: number): void;
   waitForRequests(n: number): Promise<void>;
   waitForAbort(index: number): Promise<void>;
+  /** Resolves once `ready` holds (re-checked on each request, abort and completed stream). */
+  waitUntil(ready: () => boolean): Promise<void>;
   openSockets(): number;
   close(): Promise<void>;
 }
