@@ -234,6 +234,19 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
     return serveChat(ex, script.kind === "embedding" ? {} : script, body);
   }
 
+  const style = dialect === "openai" ? undefined : COMPAT_STYLES[dialect];
+  /** A whole chat completion in this dialect's shape. */
+  const completionOf = (plan: ChatPlan, id: string, created: number) =>
+    style ? compatCompletion(plan, id, created, style, dialect) : chatCompletion(plan, id, created);
+  /** OpenAI's stream_options, as the fake honours them. */
+  const streamOptionsOf = (body: Json) => {
+    const options = isObject(body.stream_options) ? body.stream_options : {};
+    return {
+      includeUsage: options.include_usage === true,
+      obfuscation: options.include_obfuscation !== false,
+    };
+  };
+
   async function serveEngine(ex: Exchange, script: EngineScript, body: Json): Promise<void> {
     const limit = body.max_completion_tokens ?? body.max_tokens;
     const run = script.engine({
@@ -243,7 +256,6 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
     });
     const id = completionId(dialect);
     const created = Math.floor(Date.now() / 1000);
-    const style = dialect === "openai" ? undefined : COMPAT_STYLES[dialect];
     const model = typeof body.model === "string" ? body.model : "gpt-4o-mini";
     // Read once the run has ended: its finish reason and counts are final then.
     const planOf = (text: string): ChatPlan => ({
@@ -259,18 +271,11 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
       const text = await collectText(run);
       if (ex.signal.aborted) return;
       served.completionTokens += run.completionTokens;
-      const completion = style
-        ? compatCompletion(planOf(text), id, created, style, dialect)
-        : chatCompletion(planOf(text), id, created);
-      return sendJson(ex, completion, script.headers, dialect);
+      return sendJson(ex, completionOf(planOf(text), id, created), script.headers, dialect);
     }
-    const streamOptions = isObject(body.stream_options) ? body.stream_options : {};
     const parts = style
       ? compatStreamParts(id, created, model, style, dialect)
-      : chatStreamParts(id, created, model, {
-          includeUsage: streamOptions.include_usage === true,
-          obfuscation: streamOptions.include_obfuscation !== false,
-        });
+      : chatStreamParts(id, created, model, streamOptionsOf(body));
     async function* events() {
       yield* parts.start(planOf(""));
       for await (const piece of run) yield parts.content(piece.text, piece.tokens);
@@ -302,22 +307,14 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
     });
     const id = completionId(dialect);
     const created = Math.floor(Date.now() / 1000);
-    const style = dialect === "openai" ? undefined : COMPAT_STYLES[dialect];
     if (body.stream !== true) {
       served.promptTokens += plan.usage.prompt_tokens;
       served.completionTokens += plan.usage.completion_tokens;
-      const completion = style
-        ? compatCompletion(plan, id, created, style, dialect)
-        : chatCompletion(plan, id, created);
-      return sendJson(ex, completion, script.headers, dialect);
+      return sendJson(ex, completionOf(plan, id, created), script.headers, dialect);
     }
-    const streamOptions = isObject(body.stream_options) ? body.stream_options : {};
     const events = style
       ? compatStreamEvents(plan, id, created, style, dialect)
-      : chatStreamEvents(plan, id, created, {
-          includeUsage: streamOptions.include_usage === true,
-          obfuscation: streamOptions.include_obfuscation !== false,
-        });
+      : chatStreamEvents(plan, id, created, streamOptionsOf(body));
     const headers = headersFor(dialect, "text/event-stream; charset=utf-8", ex.startedAt);
     ex.res.writeHead(200, { ...headers, ...script.headers });
     ex.res.flushHeaders();
