@@ -15,8 +15,9 @@ export type LedgerRowValues = SQLInputValue[];
  */
 export function prepareLedgerInsert(db: DatabaseSync): (rows: LedgerRowValues[]) => number {
   const insert = db.prepare(
-    `INSERT INTO usage_records (${LEDGER_COLUMNS}) VALUES (${Array(19).fill("?").join(", ")})` +
-      " ON CONFLICT (request_id) DO NOTHING",
+    `INSERT INTO usage_records (${LEDGER_COLUMNS}) VALUES (${LEDGER_COLUMNS.split(",")
+      .map(() => "?")
+      .join(", ")})` + " ON CONFLICT (request_id) DO NOTHING",
   );
   return (rows) =>
     inTransaction(db, () => {
