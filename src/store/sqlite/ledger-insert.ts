@@ -14,10 +14,9 @@ export type LedgerRowValues = SQLInputValue[];
  * store and the writer thread so both write exactly the same way.
  */
 export function prepareLedgerInsert(db: DatabaseSync): (rows: LedgerRowValues[]) => number {
+  const placeholders = LEDGER_COLUMNS.split(",").map(() => "?");
   const insert = db.prepare(
-    `INSERT INTO usage_records (${LEDGER_COLUMNS}) VALUES (${LEDGER_COLUMNS.split(",")
-      .map(() => "?")
-      .join(", ")})` + " ON CONFLICT (request_id) DO NOTHING",
+    `INSERT INTO usage_records (${LEDGER_COLUMNS}) VALUES (${placeholders.join(", ")}) ON CONFLICT (request_id) DO NOTHING`,
   );
   return (rows) =>
     inTransaction(db, () => {
