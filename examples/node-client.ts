@@ -1,6 +1,8 @@
 // Calling Switchyard from Node with the generated stubs (gen/), over gRPC.
-// Run the gateway (`npm start`), then:
-//   SWITCHYARD_KEY=$(cat .switchyard/admin.key) node examples/node-client.ts "your prompt"
+// Run the gateway (`npm start`), then, from the repository root:
+//   SWITCHYARD_KEY=$(cat .switchyard/admin.key) npm run example:client -- "your prompt"
+// The npm script (like `npx node examples/node-client.ts …`) runs the Node pinned in devDependencies;
+// a plain `node` runs this .ts file only from Node 22.18 on.
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Role } from "../gen/switchyard/v1/generation_pb.ts";

@@ -1,14 +1,9 @@
 #!/usr/bin/env node
-import { parseArgs } from "node:util";
-import { keysCommand } from "./cli/keys.ts";
-import { spendCommand } from "./cli/spend.ts";
-import { compileConfig } from "./config/compile.ts";
+import { KEYS_HELP, keysCommand } from "./cli/keys.ts";
+import { parseCommand, usageError } from "./cli/parse.ts";
+import { SPEND_HELP, spendCommand } from "./cli/spend.ts";
 import { ConfigError } from "./config/config-error.ts";
 import { type LoadedConfig, loadConfigFile } from "./config/load.ts";
-import { watchConfig } from "./config/watch.ts";
-import { startGateway } from "./server/gateway.ts";
-import { createLogger, logDestination } from "./telemetry/logger.ts";
-import { setupTelemetry } from "./telemetry/otel-sdk.ts";
 
 const HELP = `switchyard — gRPC-first AI inference gateway
 
@@ -17,33 +12,53 @@ Usage:
   switchyard check-config FILE                 validate a config and print its compiled routes
   switchyard keys generate|create|list|revoke  manage API keys in the configured store (keys --help)
   switchyard spend --config FILE [...]         usage and cost from the ledger as CSV or JSON (spend --help)
-  switchyard --help                            this text
+  switchyard help [keys|spend]                 this text (also --help, -h), or a command's
 
 The config is YAML; secrets are referenced as \${ENV_VAR}. See docs/config.md.
 Signals: SIGHUP reloads the config (so does saving the file); SIGTERM/SIGINT drain and exit 0.
 `;
 
+/** `switchyard help <topic>`; the main text covers serve and check-config. */
+const TOPICS: Record<string, string> = {
+  keys: KEYS_HELP,
+  spend: SPEND_HELP,
+  serve: HELP,
+  "check-config": HELP,
+  help: HELP,
+};
+
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === "keys") return keysCommand(argv.slice(1), process.stdout, process.stderr);
-  if (argv[0] === "spend") return spendCommand(argv.slice(1), process.stdout, process.stderr);
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      port: { type: "string", short: "p" },
-      help: { type: "boolean", short: "h" },
+  const io = { out: process.stdout, err: process.stderr };
+  if (argv[0] === "keys") return keysCommand(argv.slice(1), io.out, io.err);
+  if (argv[0] === "spend") return spendCommand(argv.slice(1), io.out, io.err);
+  const parsed = parseCommand(
+    "switchyard",
+    HELP,
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c" },
+        port: { type: "string", short: "p" },
+        help: { type: "boolean", short: "h" },
+      },
     },
-  });
+    io,
+  );
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined || command === "help") {
-    process.stdout.write(HELP);
-    return values.help || command === "help" ? 0 : 2;
+  if (command === undefined) return usageError("switchyard", "missing command", HELP, io);
+  if (command === "help") {
+    const text = rest[0] === undefined ? HELP : TOPICS[rest[0]];
+    if (text === undefined)
+      return usageError("switchyard", `no help for "${rest[0]?.slice(0, 40)}"`, HELP, io);
+    io.out.write(text);
+    return 0;
   }
   if (command === "check-config") return checkConfig(rest[0] ?? values.config);
   if (command === "serve") return serve(values.config, values.port);
-  process.stderr.write(`unknown command "${command}"\n\n${HELP}`);
-  return 2;
+  return usageError("switchyard", `unknown command "${command.slice(0, 40)}"`, HELP, io);
 }
 
 function load(file: string | undefined): LoadedConfig | undefined {
@@ -60,9 +75,12 @@ function load(file: string | undefined): LoadedConfig | undefined {
   }
 }
 
-function checkConfig(file: string | undefined): number {
+async function checkConfig(file: string | undefined): Promise<number> {
   const loaded = load(file);
   if (!loaded) return 1;
+  // Loaded on demand: `--help` and the key and spend commands need none of the gateway.
+  const { compileConfig } = await import("./config/compile.ts");
+  const { createLogger } = await import("./telemetry/logger.ts");
   const { compiled } = compileConfig(loaded, process.env, createLogger("silent"));
   const lines = [`${file}: valid`, "backends:"];
   for (const b of compiled.backends.values()) {
@@ -107,6 +125,13 @@ async function serve(file: string | undefined, portFlag: string | undefined): Pr
       return 2;
     }
   }
+  const [{ watchConfig }, { startGateway }, { createLogger, logDestination }, { setupTelemetry }] =
+    await Promise.all([
+      import("./config/watch.ts"),
+      import("./server/gateway.ts"),
+      import("./telemetry/logger.ts"),
+      import("./telemetry/otel-sdk.ts"),
+    ]);
   const logger = createLogger(loaded.config.log.level, logDestination(loaded.config.log.destination));
   const sdk = setupTelemetry(loaded.config.telemetry, process.env);
   const gateway = await startGateway({
@@ -157,9 +182,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(
-      `switchyard: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
+    // A config that does not load (keys, spend) is the operator's to fix: its message, no stack trace.
+    const text =
+      error instanceof ConfigError
+        ? error.message
+        : `switchyard: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+    process.stderr.write(`${text}\n`);
     process.exitCode = 1;
   },
 );

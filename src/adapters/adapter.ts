@@ -9,10 +9,55 @@ export type Role = "system" | "user" | "assistant" | "tool";
 
 export type ToolCall = { id: string; name: string; arguments: string };
 
+/** A prompt-cache breakpoint: the prefix up to and including the marked item may be cached. */
+export type CacheBreakpoint = { ttl?: "5m" | "1h" };
+
+export type ImageSource = { url: string } | { data: Uint8Array; mediaType: string };
+export type DocumentSource = { url: string } | { data: Uint8Array; mediaType: string } | { text: string };
+export type AudioFormat = "wav" | "mp3" | "flac" | "ogg";
+
+/**
+ * Reasoning a model produced, exactly as its provider returned it. Only a backend of the family
+ * that produced it (`provider`) receives it back; other adapters drop it.
+ */
+export type ReasoningBlock = {
+  text: string;
+  /** Anthropic thinking signature / Gemini thought signature. */
+  signature?: string;
+  /** OpenAI encrypted reasoning / Anthropic redacted_thinking data. */
+  encryptedContent?: string;
+  /** Provider's id of the reasoning item (OpenAI "rs_…"). */
+  id?: string;
+  provider: string;
+  redacted?: boolean;
+};
+
+/** One content part of a message, in order. URLs are passed to the provider, never fetched. */
+export type ContentPart =
+  | { type: "text"; text: string; cache?: CacheBreakpoint }
+  | { type: "image"; source: ImageSource; detail?: "auto" | "low" | "high"; cache?: CacheBreakpoint }
+  | { type: "audio"; data: Uint8Array; format: AudioFormat; cache?: CacheBreakpoint }
+  | {
+      type: "document";
+      source: DocumentSource;
+      title?: string;
+      filename?: string;
+      cache?: CacheBreakpoint;
+    }
+  | ({ type: "reasoning" } & ReasoningBlock);
+
 export type ChatMessage = {
   role: Role;
-  /** Text content (content parts joined). */
+  /** Text content (text parts joined). */
   content: string;
+  /**
+   * Every part in order, text included — set only when the message carries more than plain text
+   * (media, reasoning, a per-part cache breakpoint), so text-only traffic builds no part arrays.
+   * When set, adapters translate `parts` and ignore `content`.
+   */
+  parts?: ContentPart[];
+  /** Cache breakpoint after the whole message. */
+  cache?: CacheBreakpoint;
   toolCalls?: ToolCall[];
   toolCallId?: string;
   name?: string;
@@ -24,6 +69,23 @@ export type ToolSpec = {
   /** JSON Schema of the arguments object. */
   parameters?: Record<string, unknown>;
   strict?: boolean;
+  cache?: CacheBreakpoint;
+};
+
+export type ReasoningOptions = {
+  effort?: "low" | "medium" | "high";
+  budgetTokens?: number;
+  /** Return reasoning text (or summaries) where the provider can. */
+  includeText: boolean;
+};
+
+export type ServiceTier = "auto" | "default" | "flex" | "priority";
+
+export type TokenLogprob = {
+  token: string;
+  logprob: number;
+  bytes?: number[];
+  topLogprobs: { token: string; logprob: number }[];
 };
 
 export type ToolChoice = { mode: "auto" | "none" | "required" } | { function: string };
@@ -50,20 +112,58 @@ export type GenerateInput = {
   sampling: Sampling;
   responseFormat?: ResponseFormat;
   endUserId?: string;
+  reasoning?: ReasoningOptions;
+  promptCacheKey?: string;
+  parallelToolCalls?: boolean;
+  /** Asked for: log probabilities with this many alternatives per token (0–20). */
+  logprobs?: { top: number };
+  /** Forwarded to providers that store request metadata (OpenAI `metadata`). */
+  providerMetadata?: Record<string, string>;
+  serviceTier?: ServiceTier;
 };
 
 export type EmbedInput = { model: string; inputs: string[]; dimensions?: number };
 
 export type FinishReason = "stop" | "length" | "tool_calls" | "content_filter" | "other";
 
-export type TokenUsage = { inputTokens: number; outputTokens: number; cachedInputTokens: number };
+/**
+ * Token counts of one request. inputTokens counts every input token, cached and cache-written
+ * ones included; outputTokens every output token, reasoning included. The optional classes are set
+ * only when the provider reported them (so they are exact); each is a part of input or output.
+ */
+export type TokenUsage = {
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens read from the prompt cache. */
+  cachedInputTokens: number;
+  reasoningTokens?: number;
+  /** Input tokens written to the prompt cache, all TTLs. */
+  cacheWriteTokens?: number;
+  /** Of cacheWriteTokens, those written with a one-hour TTL. */
+  cacheWrite1hTokens?: number;
+  audioInputTokens?: number;
+  imageInputTokens?: number;
+};
+
+/** A piece of reasoning block `index`: text appends; the other fields, when set, complete the block. */
+export type ReasoningDelta = {
+  type: "reasoning";
+  index: number;
+  provider: string;
+  text?: string;
+  signature?: string;
+  encryptedContent?: string;
+  id?: string;
+  redacted?: boolean;
+};
 
 /** One event of a streamed generation, in provider-neutral form. */
 export type AdapterEvent =
-  | { type: "text"; text: string }
+  | { type: "text"; text: string; logprobs?: TokenLogprob[] }
   | { type: "tool_call"; index: number; id?: string; name?: string; argumentsDelta: string }
+  | ReasoningDelta
   | { type: "usage"; usage: TokenUsage }
-  | { type: "finish"; reason: FinishReason; model?: string };
+  | { type: "finish"; reason: FinishReason; model?: string; serviceTier?: ServiceTier };
 
 export type GenerateOutput = {
   text: string;
@@ -73,6 +173,9 @@ export type GenerateOutput = {
   usage?: TokenUsage;
   /** Model that actually served, as the provider reported it. */
   model: string;
+  reasoning?: ReasoningBlock[];
+  logprobs?: TokenLogprob[];
+  serviceTier?: ServiceTier;
 };
 
 export type EmbedOutput = { vectors: Float32Array[]; usage?: TokenUsage; model: string };

@@ -20,6 +20,7 @@ export function createAdapter(name: string, config: BackendConfig, env: NodeJS.P
         baseUrl: config.baseUrl,
         apiKey: secretOf(config.apiKey, env),
         quirks: config.quirks,
+        api: config.api,
         maxTokensField: config.maxTokensField,
         connections: config.connections,
         connectTimeoutMs: config.connectTimeoutMs,

@@ -1,5 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type AdminService, BreakerState } from "../../gen/switchyard/v1/admin_service_pb.ts";
 import type { ConfigHolder } from "../config/holder.ts";
@@ -10,9 +10,13 @@ import { mintKey } from "../policy/api-key.ts";
 import type { Authenticator } from "../policy/authenticator.ts";
 import type { Principal } from "../policy/principal.ts";
 import { mintRefusal, type Permission } from "../policy/rbac.ts";
+import { reachesAllTeams, reachesTeam, spendReach } from "../policy/reach.ts";
 import type { ApiKeyRecord, AuditOutcome, AuditStore, KeyStore, LedgerStore } from "../store/store.ts";
+import { bounded } from "../telemetry/bounded.ts";
+import { auditPage } from "./audit-page.ts";
 import { redactedConfig } from "./redacted-config.ts";
 import { spendQueryOf } from "./spend-query.ts";
+import { checkKeyFields, timestampToDate } from "./validate.ts";
 
 export type AdminDeps = {
   access: AccessControl;
@@ -59,23 +63,34 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
     details = {},
   ) => access.auditor.record({ requestId, actorKeyId: actor.keyId, action, target, outcome, details });
 
-  /** A team-admin sees and manages only its own team's keys. */
-  const inScope = (principal: Principal, key: ApiKeyRecord) =>
-    principal.roles.includes("admin") ||
-    principal.roles.includes("viewer") ||
-    (key.team ?? undefined) === principal.team;
+  /** A key sees and manages only keys within its reach (its own team's, unless it reaches all teams). */
+  const inScope = (principal: Principal, key: ApiKeyRecord) => reachesTeam(principal, key.team);
 
   return {
     async createKey(req, context) {
       const { principal, requestId } = await admit(context, "keys.create", req.name);
+      try {
+        checkKeyFields(req);
+      } catch (error) {
+        throw toConnectError(error, requestId);
+      }
       const team = req.team || principal.team;
       const wanted = {
         roles: req.roles,
         workloads: req.workloads.length > 0 ? req.workloads : [...principal.workloads],
         models: req.models.length > 0 ? req.models : [...principal.models],
         team,
-        expiresAt: req.expireTime ? timestampDate(req.expireTime) : undefined,
+        expiresAt: req.expireTime ? timestampToDate(req.expireTime, "expire_time") : undefined,
       };
+      if (wanted.expiresAt && wanted.expiresAt.getTime() <= Date.now()) {
+        throw toConnectError(
+          new GatewayError(
+            "invalid_argument",
+            `expire_time ${wanted.expiresAt.toISOString()} is not in the future: a key must expire later than now`,
+          ),
+          requestId,
+        );
+      }
       const refusal = req.name.trim() === "" ? "a key needs a name" : mintRefusal(principal, wanted);
       if (refusal) {
         await audit(requestId, principal, "keys.create", req.name, "denied", { reason: refusal });
@@ -120,7 +135,7 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
       const { principal, requestId } = await admit(context, "keys.read", req.id);
       const key = await deps.keys.get(req.id);
       if (!key || !inScope(principal, key))
-        throw new ConnectError(`no key "${req.id}" (request id ${requestId})`, Code.NotFound);
+        throw new ConnectError(`no key "${bounded(req.id)}" (request id ${requestId})`, Code.NotFound);
       return { key: keyInfo(key) };
     },
 
@@ -131,11 +146,12 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
         await audit(requestId, principal, "keys.revoke", req.id, "denied", {
           reason: "no such key in scope",
         });
-        throw new ConnectError(`no key "${req.id}"`, Code.NotFound);
+        throw new ConnectError(`no key "${bounded(req.id)}"`, Code.NotFound);
       }
       const revokedAt = new Date();
       const revoked = await deps.keys.revoke(req.id, revokedAt);
-      if (!revoked) throw new ConnectError(`key "${req.id}" is already revoked`, Code.FailedPrecondition);
+      if (!revoked)
+        throw new ConnectError(`key "${bounded(req.id)}" is already revoked`, Code.FailedPrecondition);
       deps.authenticator?.invalidate(); // at once on this replica; others within the cache TTL
       await audit(requestId, principal, "keys.revoke", req.id, "allowed");
       return { key: keyInfo({ ...key, revokedAt }) };
@@ -205,21 +221,32 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
     },
 
     async listAuditEvents(req, context) {
-      await admit(context, "audit.read", "audit");
+      const { principal } = await admit(context, "audit.read", "audit");
       const limit = Math.min(req.pageSize || 100, 1000);
       const outcome = req.outcome as AuditOutcome;
-      const events = await deps.audit.list({
-        limit: limit + 1,
-        ...(req.actorKeyId ? { actorKeyId: req.actorKeyId } : {}),
-        ...(req.action ? { action: req.action } : {}),
-        ...(req.outcome ? { outcome } : {}),
-        ...(req.startTime ? { since: timestampDate(req.startTime) } : {}),
-        ...(req.endTime ? { until: timestampDate(req.endTime) } : {}),
-        ...(req.pageToken ? { beforeId: req.pageToken } : {}),
-      });
-      const page = events.slice(0, limit);
+      // A team-scoped reader sees what its own team's keys did, and nothing else.
+      const actors = reachesAllTeams(principal)
+        ? undefined
+        : new Set(
+            principal.team === undefined
+              ? []
+              : (await deps.keys.list({ team: principal.team, includeRevoked: true })).map((k) => k.id),
+          );
+      const { events, next } = await auditPage(
+        deps.audit,
+        {
+          ...(req.actorKeyId ? { actorKeyId: req.actorKeyId } : {}),
+          ...(req.action ? { action: req.action } : {}),
+          ...(req.outcome ? { outcome } : {}),
+          ...(req.startTime ? { since: timestampToDate(req.startTime, "start_time") } : {}),
+          ...(req.endTime ? { until: timestampToDate(req.endTime, "end_time") } : {}),
+          ...(req.pageToken ? { beforeId: req.pageToken } : {}),
+        },
+        limit,
+        actors,
+      );
       return {
-        events: page.map((e) => ({
+        events: events.map((e) => ({
           id: e.id,
           time: timestampFromDate(e.time),
           requestId: e.requestId,
@@ -229,16 +256,15 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
           outcome: e.outcome,
           details: Object.fromEntries(Object.entries(e.details).map(([k, v]) => [k, String(v)])),
         })),
-        nextPageToken: events.length > limit ? (page.at(-1)?.id ?? "") : "",
+        nextPageToken: next,
       };
     },
 
     async getSpend(req, context) {
       const { principal } = await admit(context, "usage.read", "spend");
-      const ownTeamOnly = !principal.roles.some((r) => r === "admin" || r === "viewer" || r === "billing");
-      const rows = await deps.ledger.spend(
-        spendQueryOf(req, ownTeamOnly ? (principal.team ?? "") : undefined),
-      );
+      // A key reads the spend within its reach only: its team (unless it reaches all), workloads, models.
+      const team = reachesAllTeams(principal) ? undefined : (principal.team ?? "");
+      const rows = await deps.ledger.spend(spendQueryOf(req, team, spendReach(principal)));
       return {
         rows: rows.map((r) => ({
           group: Object.fromEntries(Object.entries(r.group).map(([k, v]) => [k, v ?? ""])),
@@ -246,6 +272,11 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
           inputTokens: BigInt(r.inputTokens),
           outputTokens: BigInt(r.outputTokens),
           costMicroUsd: BigInt(r.costMicroUsd),
+          cacheReadTokens: BigInt(r.cacheReadTokens),
+          cacheWriteTokens: BigInt(r.cacheWriteTokens),
+          reasoningTokens: BigInt(r.reasoningTokens),
+          audioInputTokens: BigInt(r.audioInputTokens),
+          imageInputTokens: BigInt(r.imageInputTokens),
         })),
       };
     },

@@ -4,6 +4,7 @@ import {
   type InferenceService,
   Operation as WireOperation,
 } from "../../gen/switchyard/v1/inference_service_pb.ts";
+import type { ServiceTier } from "../adapters/adapter.ts";
 import type { CompiledConfig } from "../config/compile.ts";
 import { toConnectError } from "../errors/to-connect-error.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
@@ -11,7 +12,9 @@ import type { Principal } from "../policy/principal.ts";
 import { allows } from "../policy/rbac.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
+import { WIRE_TIER, wireLogprobs, wireReasoning, wireReasoningDelta } from "./output-parts.ts";
 import { ADMITTED, createRequestContext, type RequestContext } from "./request-context.ts";
+import { RequestLifecycle } from "./request-lifecycle.ts";
 import { FINISH, routingInfo, setRateLimitHeaders, setRoutingTrailers, usageInfo } from "./routing-info.ts";
 import { toEmbeddingRequest, toGenerationRequest } from "./validate.ts";
 
@@ -41,36 +44,47 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
       telemetry: deps.telemetry,
       admitted: context.values.get(ADMITTED),
     });
-    deps.telemetry.begin(ctx, context.requestHeader, `${context.service.typeName}/${context.method.name}`);
+    const life = new RequestLifecycle(
+      ctx,
+      deps.telemetry,
+      context.requestHeader,
+      `${context.service.typeName}/${context.method.name}`,
+    );
     context.responseHeader.set("x-request-id", ctx.id);
-    return ctx;
+    return life;
   };
 
-  /** Ends the request (log line, span, metrics) and sets the timing trailer; returns nothing to send. */
-  const finish = (ctx: RequestContext, trailers: Headers, failure: unknown) => {
-    setRateLimitHeaders(trailers, ctx.rateLimit);
-    const { totalMs, upstreamMs } = deps.telemetry.finish(ctx, failure);
-    const timing = `gateway;dur=${(totalMs - upstreamMs).toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
+  /** Ends the request (log line, span, metrics) and sets the timing trailer; returns the timing value. */
+  const finish = (life: RequestLifecycle, trailers: Headers, failure: unknown) => {
+    setRateLimitHeaders(trailers, life.ctx.rateLimit);
+    const timing = life.end(failure);
     trailers.set("server-timing", timing);
     return timing;
   };
 
-  const fail = (ctx: RequestContext, error: unknown) => {
+  const fail = (life: RequestLifecycle, error: unknown) => {
+    const ctx = life.ctx;
     const out = toConnectError(error, ctx.id);
     setRoutingTrailers(out.metadata, ctx.decision, undefined, ctx.usage);
-    finish(ctx, out.metadata, error);
+    finish(life, out.metadata, error);
     return out;
   };
 
+  // Each handler ends its lifecycle in `finally` as well: a stream whose caller stops reading is
+  // returned at a `yield`, where neither the success nor the error path runs.
   return {
     async generate(req, context) {
-      const ctx = begin(context, "generate", req);
+      const life = begin(context, "generate", req);
+      const ctx = life.ctx;
       try {
         await deps.pipeline.authenticate(ctx, "inference.generate");
-        const { output, usage } = await deps.pipeline.generate(ctx, toGenerationRequest(req));
+        const { output, usage } = await deps.pipeline.generate(
+          ctx,
+          toGenerationRequest(req, deps.config().loaded.config.server.limits.media),
+        );
         setRoutingTrailers(context.responseTrailer, ctx.decision, output.model, usage);
         // Unary: headers leave with the response, so timing and limits can be headers as well.
-        context.responseHeader.set("server-timing", finish(ctx, context.responseTrailer, undefined));
+        context.responseHeader.set("server-timing", finish(life, context.responseTrailer, undefined));
         setRateLimitHeaders(context.responseHeader, ctx.rateLimit);
         return {
           requestId: ctx.id,
@@ -79,21 +93,41 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
           finishReason: FINISH[output.finishReason],
           usage: usageInfo(usage),
           routing: routingInfo(ctx.decision, output.model),
+          ...(output.reasoning ? { reasoning: output.reasoning.map(wireReasoning) } : {}),
+          ...(output.logprobs ? { logprobs: wireLogprobs(output.logprobs) } : {}),
+          ...(output.serviceTier ? { serviceTier: WIRE_TIER[output.serviceTier] } : {}),
         };
       } catch (error) {
-        throw fail(ctx, error);
+        throw fail(life, error);
+      } finally {
+        life.close();
       }
     },
 
     async *generateStream(req, context) {
-      const ctx = begin(context, "generate_stream", req);
+      const life = begin(context, "generate_stream", req);
+      const ctx = life.ctx;
       let finishReason: FinishReason = FinishReason.UNSPECIFIED;
+      let serviceTier: ServiceTier | undefined;
       try {
         await deps.pipeline.authenticate(ctx, "inference.generate");
-        for await (const event of deps.pipeline.stream(ctx, toGenerationRequest(req))) {
+        for await (const event of deps.pipeline.stream(
+          ctx,
+          toGenerationRequest(req, deps.config().loaded.config.server.limits.media),
+        )) {
           switch (event.type) {
             case "text":
-              yield { event: { case: "textDelta", value: { text: event.text } } };
+              yield {
+                event: {
+                  case: "textDelta",
+                  value: event.logprobs
+                    ? { text: event.text, logprobs: wireLogprobs(event.logprobs) }
+                    : { text: event.text },
+                },
+              };
+              break;
+            case "reasoning":
+              yield { event: { case: "reasoningDelta", value: wireReasoningDelta(event) } };
               break;
             case "tool_call":
               yield {
@@ -116,6 +150,7 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
               break;
             case "finish":
               finishReason = FINISH[event.reason];
+              serviceTier = event.serviceTier;
               break;
             case "usage":
               break; // settled by the pipeline's meter, sent in the final event
@@ -129,25 +164,29 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
                     finishReason,
                     usage: usageInfo(event.usage),
                     routing: routingInfo(ctx.decision, ctx.servedModel),
+                    ...(serviceTier ? { serviceTier: WIRE_TIER[serviceTier] } : {}),
                   },
                 },
               };
               break;
           }
         }
-        finish(ctx, context.responseTrailer, undefined);
+        finish(life, context.responseTrailer, undefined);
       } catch (error) {
-        throw fail(ctx, error);
+        throw fail(life, error);
+      } finally {
+        life.close();
       }
     },
 
     async embed(req, context) {
-      const ctx = begin(context, "embed", req);
+      const life = begin(context, "embed", req);
+      const ctx = life.ctx;
       try {
         await deps.pipeline.authenticate(ctx, "inference.embed");
         const { output, usage } = await deps.pipeline.embed(ctx, toEmbeddingRequest(req));
         setRoutingTrailers(context.responseTrailer, ctx.decision, output.model, usage);
-        context.responseHeader.set("server-timing", finish(ctx, context.responseTrailer, undefined));
+        context.responseHeader.set("server-timing", finish(life, context.responseTrailer, undefined));
         return {
           requestId: ctx.id,
           embeddings: output.vectors.map((v) => ({ values: Array.from(v) })),
@@ -155,20 +194,24 @@ export function inferenceService(deps: InferenceDeps): ServiceImpl<typeof Infere
           routing: routingInfo(ctx.decision, output.model),
         };
       } catch (error) {
-        throw fail(ctx, error);
+        throw fail(life, error);
+      } finally {
+        life.close();
       }
     },
 
     async listModels(_req, context) {
-      const ctx = begin(context, "list_models", { workload: "", model: "" });
+      const life = begin(context, "list_models", { workload: "", model: "" });
       let principal: Principal;
       try {
-        await deps.pipeline.authenticate(ctx, "inference.list");
-        principal = ctx.principal!;
+        await deps.pipeline.authenticate(life.ctx, "inference.list");
+        principal = life.ctx.principal!;
+        finish(life, context.responseTrailer, undefined);
       } catch (error) {
-        throw fail(ctx, error);
+        throw fail(life, error);
+      } finally {
+        life.close();
       }
-      finish(ctx, context.responseTrailer, undefined);
       const config = deps.config();
       const workloads = [...config.routes.values()]
         .filter((route) => allows(principal.workloads, route.workload))

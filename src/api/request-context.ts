@@ -49,10 +49,14 @@ export type RequestContext = {
   workload: string;
   /** The model the caller asked for ("" = the route chooses). */
   requestedModel: string;
+  /** The end user the caller named (end_user_id / user), for the ledger; unbounded here. */
+  endUserId?: string | undefined;
   /** Caller cancel (and the caller's own deadline, as connect enforces it). */
   signal: AbortSignal;
   /** The caller's timeout in ms, if it sent one. */
   callerTimeoutMs: number | undefined;
+  /** Aborts once the request's deadline passes (or the caller goes away); set at admission. */
+  deadlineSignal: AbortSignal | undefined;
   startedAt: number;
   logger: Logger;
   decision: Decision;
@@ -88,7 +92,7 @@ export function newDecision(): Decision {
   };
 }
 
-/** A fresh context for one request; `telemetry.begin` is the caller's next step. */
+/** A fresh context for one request; a `RequestLifecycle` (request-lifecycle.ts) over it is the caller's next step. */
 export function createRequestContext(init: {
   operation: RequestContext["operation"];
   protocol: string;
@@ -106,6 +110,7 @@ export function createRequestContext(init: {
     admitted: init.admitted ?? false,
     id: randomUUID(),
     principal: undefined,
+    deadlineSignal: undefined,
     startedAt: Date.now(),
     decision: newDecision(),
     usage: undefined,

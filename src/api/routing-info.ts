@@ -57,6 +57,12 @@ export function usageInfo(u: MeteredUsage): MessageInitShape<typeof UsageSchema>
     inputTokens: u.inputTokens,
     outputTokens: u.outputTokens,
     cachedInputTokens: u.cachedInputTokens,
+    // The finer classes only when the provider reported them: set means exact, unset unknown.
+    ...(u.reasoningTokens !== undefined ? { reasoningTokens: u.reasoningTokens } : {}),
+    ...(u.cacheWriteTokens !== undefined ? { cacheWriteTokens: u.cacheWriteTokens } : {}),
+    ...(u.cacheWrite1hTokens !== undefined ? { cacheWrite1hTokens: u.cacheWrite1hTokens } : {}),
+    ...(u.audioInputTokens !== undefined ? { audioInputTokens: u.audioInputTokens } : {}),
+    ...(u.imageInputTokens !== undefined ? { imageInputTokens: u.imageInputTokens } : {}),
     accuracy: u.accuracy === "exact" ? UsageAccuracy.EXACT : UsageAccuracy.ESTIMATED,
     ...(u.costMicroUsd !== undefined ? { costMicroUsd: BigInt(u.costMicroUsd) } : {}),
   };

@@ -1,9 +1,9 @@
-import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.ts";
 import { mintKey } from "../policy/api-key.ts";
 import { ROLES } from "../policy/rbac.ts";
 import { openStore } from "../store/open-store.ts";
 import type { ApiKeyRecord, StoreConfig } from "../store/store.ts";
+import { parseCommand, usageError } from "./parse.ts";
 
 export const KEYS_HELP = `switchyard keys — manage API keys directly in the configured store (operators, bootstrap)
 
@@ -14,6 +14,7 @@ export const KEYS_HELP = `switchyard keys — manage API keys directly in the co
       mint a key and print its secret once (roles: ${Object.keys(ROLES).join(", ")})
   switchyard keys list --config FILE [--team T] [--all]
   switchyard keys revoke --config FILE --id KEY_ID
+  switchyard keys --help
 `;
 
 /** `switchyard keys …`: returns the exit code. Secrets go to stdout once, never to a log. */
@@ -22,29 +23,41 @@ export async function keysCommand(
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      name: { type: "string" },
-      role: { type: "string", multiple: true },
-      team: { type: "string" },
-      workload: { type: "string", multiple: true },
-      model: { type: "string", multiple: true },
-      expires: { type: "string" },
-      id: { type: "string" },
-      all: { type: "boolean" },
+  const parsed = parseCommand(
+    "switchyard keys",
+    KEYS_HELP,
+    {
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c" },
+        name: { type: "string" },
+        role: { type: "string", multiple: true },
+        team: { type: "string" },
+        workload: { type: "string", multiple: true },
+        model: { type: "string", multiple: true },
+        expires: { type: "string" },
+        id: { type: "string" },
+        all: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
     },
-  });
+    { out, err },
+  );
+  if (typeof parsed === "number") return parsed;
+  const { values, positionals } = parsed;
   const [sub] = positionals;
+  if (sub === "help") {
+    out.write(KEYS_HELP);
+    return 0;
+  }
   if (sub === "generate") {
     out.write(`${mintKey().secret}\n`);
     return 0;
   }
   if (!sub || !["create", "list", "revoke"].includes(sub)) {
-    err.write(KEYS_HELP);
-    return 2;
+    const message = sub ? `unknown subcommand "${sub.slice(0, 40)}"` : "missing subcommand";
+    return usageError("switchyard keys", message, KEYS_HELP, { out, err });
   }
   if (!values.config) {
     err.write("missing --config FILE (the key store is the one the config names)\n");

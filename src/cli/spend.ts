@@ -1,18 +1,20 @@
-import { parseArgs } from "node:util";
 import { loadConfigFile } from "../config/load.ts";
+import { SPEND_SUMS } from "../store/ledger-row.ts";
 import { openStore } from "../store/open-store.ts";
+import { SPEND_DIMENSIONS as DIMENSIONS } from "../store/spend.ts";
 import type { SpendDimension, SpendRow, StoreConfig } from "../store/store.ts";
-
-const DIMENSIONS: readonly SpendDimension[] = ["key", "team", "workload", "backend", "model", "day"];
+import { parseCommand, usageError } from "./parse.ts";
 
 export const SPEND_HELP = `switchyard spend — usage and cost from the ledger, as CSV or JSON
 
   switchyard spend --config FILE [--group-by team,day] [--since ISO] [--until ISO]
                    [--key ID] [--team T] [--workload W] [--backend B] [--model M] [--format csv|json]
 
-  --group-by   any of ${DIMENSIONS.join(", ")} (comma-separated; day = UTC date)
+  --group-by   any of ${DIMENSIONS.join(", ")}
+               (comma-separated; day = UTC date, hour = UTC hour, end_user = the caller's end user id)
   --since      start (inclusive), default 30 days ago;  --until  end (exclusive), default now
-  Cost is in micro-USD (1e-6 USD) and also in USD.
+  Tokens are summed per class (cache reads and writes, reasoning, audio and image are parts of
+  input or output). Cost is in micro-USD (1e-6 USD) and also in USD.
 `;
 
 /** `switchyard spend …`: exports spend rows to stdout. Returns the exit code. */
@@ -21,26 +23,31 @@ export async function spendCommand(
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: "string", short: "c" },
-      "group-by": { type: "string" },
-      since: { type: "string" },
-      until: { type: "string" },
-      key: { type: "string" },
-      team: { type: "string" },
-      workload: { type: "string" },
-      backend: { type: "string" },
-      model: { type: "string" },
-      format: { type: "string", default: "csv" },
-      help: { type: "boolean", short: "h" },
+  const parsed = parseCommand(
+    "switchyard spend",
+    SPEND_HELP,
+    {
+      args: argv,
+      options: {
+        config: { type: "string", short: "c" },
+        "group-by": { type: "string" },
+        since: { type: "string" },
+        until: { type: "string" },
+        key: { type: "string" },
+        team: { type: "string" },
+        workload: { type: "string" },
+        backend: { type: "string" },
+        model: { type: "string" },
+        format: { type: "string", default: "csv" },
+        help: { type: "boolean", short: "h" },
+      },
     },
-  });
-  if (values.help || !values.config) {
-    (values.help ? out : err).write(SPEND_HELP);
-    return values.help ? 0 : 2;
-  }
+    { out, err },
+  );
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
+  if (!values.config)
+    return usageError("switchyard spend", "missing --config FILE", SPEND_HELP, { out, err });
   const groupBy = (values["group-by"] ?? "").split(",").filter(Boolean) as SpendDimension[];
   const unknown = groupBy.filter((d) => !DIMENSIONS.includes(d));
   if (unknown.length > 0) {
@@ -85,13 +92,19 @@ function csv(groupBy: SpendDimension[], rows: SpendRow[]): string {
     const s = v === null ? "" : String(v);
     return /[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
-  const header = [...groupBy, "requests", "input_tokens", "output_tokens", "cost_micro_usd", "cost_usd"];
+  const sums = SPEND_SUMS.map(([field]) => field);
+  const header = [
+    ...groupBy,
+    "requests",
+    ...SPEND_SUMS.map(([field]) => field.replace(/[A-Z0-9]+/g, (m) => `_${m.toLowerCase()}`)),
+    "cost_micro_usd",
+    "cost_usd",
+  ];
   const lines = rows.map((r) =>
     [
       ...groupBy.map((d) => r.group[d] ?? null),
       r.requests,
-      r.inputTokens,
-      r.outputTokens,
+      ...sums.map((field) => r[field]),
       r.costMicroUsd,
       (r.costMicroUsd / 1e6).toFixed(6),
     ]

@@ -3,7 +3,7 @@ import { createAdapter, describeBackend } from "../adapters/registry.ts";
 import { DEFAULT_PRICES } from "../metering/default-prices.ts";
 import { PriceTable } from "../metering/price-table.ts";
 import { BackendState } from "../routing/backend-state.ts";
-import { type Capabilities, capabilitiesOf } from "../routing/capabilities.ts";
+import { type Capabilities, capabilitiesOf, withOverrides } from "../routing/capabilities.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import type { LoadedConfig } from "./load.ts";
 import type { BackendConfig, Config, RouteConfig, Strategy } from "./schema.ts";
@@ -31,6 +31,8 @@ export type CompiledTarget = {
   alias: string | undefined;
   weight: number;
   contextWindow: number | undefined;
+  /** The backend's capabilities with this target's (model's) overrides. */
+  capabilities: Capabilities;
 };
 
 export type CompiledVariant = {
@@ -109,6 +111,7 @@ export function compileConfig(
       alias: t.alias,
       weight: t.weight,
       contextWindow: t.contextWindow,
+      capabilities: withOverrides(backends.get(t.backend)!.capabilities, t.capabilities),
     }));
   const routes = new Map<string, CompiledRoute>();
   for (const [workload, route] of Object.entries(config.routes)) {

@@ -37,6 +37,12 @@ const capabilitiesSchema = z.strictObject({
   tools: z.boolean().optional(),
   jsonSchema: z.boolean().optional(),
   embeddings: z.boolean().optional(),
+  vision: z.boolean().optional(),
+  audio: z.boolean().optional(),
+  documents: z.boolean().optional(),
+  reasoning: z.boolean().optional(),
+  caching: z.boolean().optional(),
+  logprobs: z.boolean().optional(),
 });
 
 const common = {
@@ -72,9 +78,17 @@ const openaiBackend = z.strictObject({
   maxTokensField: z.enum(["max_tokens", "max_completion_tokens"]).optional(),
   /** Which server's dialect of the API to speak (src/adapters/openai/quirks.ts). */
   quirks: z.enum(["openai", "vllm", "ollama", "llama-server", "mistral"]).default("openai"),
+  /** Upstream API: Chat Completions, or OpenAI's Responses API (encrypted reasoning; quirks openai only). */
+  api: z.enum(["chat", "responses"]).default("chat"),
   /** Most concurrent connections to this backend. */
   connections: z.number().int().min(1).max(4096).default(64),
   connectTimeoutMs: ms(5000),
+});
+
+/** The Responses API is OpenAI's own; the OpenAI-compatible servers speak Chat Completions only. */
+const checkedOpenaiBackend = openaiBackend.refine((c) => c.api === "chat" || c.quirks === "openai", {
+  message: "api: responses is allowed only with quirks: openai",
+  path: ["api"],
 });
 
 const anthropicBackend = z.strictObject({
@@ -143,7 +157,7 @@ const teiBackend = z.strictObject({
 
 export const backendSchema = z.discriminatedUnion("type", [
   echoBackend,
-  openaiBackend,
+  checkedOpenaiBackend,
   anthropicBackend,
   geminiBackend,
   kserveBackend,
@@ -160,6 +174,8 @@ const targetSchema = z.strictObject({
   weight: z.number().min(0).default(1),
   /** Tokens the model accepts (input + output); requests that would not fit skip this target. */
   contextWindow: z.number().int().min(1).optional(),
+  /** This model's own capabilities over its backend's (e.g. a text-only model: `vision: false`). */
+  capabilities: capabilitiesSchema.optional(),
 });
 
 const strategySchema = z.enum(["priority", "weighted", "least-latency", "least-cost"]);
@@ -219,10 +235,29 @@ const routeSchema = z.strictObject({
     .prefault({}),
 });
 
+/** An origin as browsers send it (`scheme://host[:port]`), with at most one `*` for the leftmost label. */
+const ORIGIN = /^(\*|https?:\/\/(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?)$/;
+
+/** CORS for browser clients on other origins (off unless origins are listed): see docs/config.md. */
+const corsSchema = z
+  .strictObject({
+    allowedOrigins: z
+      .array(
+        z.string().regex(ORIGIN, "an origin such as https://app.example.com, https://*.example.com or *"),
+      )
+      .default([]),
+    allowCredentials: z.boolean().default(false),
+    maxAgeSeconds: z.number().int().min(0).max(86_400).default(600),
+  })
+  .refine((c) => !(c.allowCredentials && c.allowedOrigins.includes("*")), {
+    message: "allowCredentials cannot be combined with the origin * (browsers refuse it; list the origins)",
+  });
+
 const serverSchema = z.strictObject({
   host: z.string().default("127.0.0.1"),
   port: z.number().int().min(0).max(65535).default(8080),
   tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+  cors: corsSchema.optional(),
   limits: z
     .strictObject({
       /** Largest request message accepted (RESOURCE_EXHAUSTED above it). */
@@ -245,19 +280,90 @@ const serverSchema = z.strictObject({
       maxInFlightRequests: z.number().int().min(0).default(10_000),
       /** Event-loop lag (moving average, ~250 ms) the gateway holds by shedding a growing share of new inference calls; 0 = never. */
       maxEventLoopLagMs: z.number().int().min(0).default(50),
+      /** From accept to a complete request head (HTTP/1.1), the HTTP/2 preface and first stream, or the TLS handshake. */
+      headersTimeoutMs: z.number().int().min(1).default(10_000),
+      /** A keep-alive HTTP/1.1 connection with no request, or an HTTP/2 session with no open stream, is closed after this. */
+      idleTimeoutMs: z.number().int().min(1).default(60_000),
+      /** From a request's head to the last byte of its body; the response may take longer (streams are never cut by it). */
+      requestTimeoutMs: z.number().int().min(1).default(300_000),
+      /** Open client connections; the ones over it are closed at once; 0 = no cap. */
+      maxConnections: z.number().int().min(0).default(10_000),
+      /** Images, audio and documents in a request (docs/limits.md); maxRequestBytes bounds the whole message first. */
+      media: z
+        .strictObject({
+          maxPartBytes: z
+            .number()
+            .int()
+            .min(1)
+            .default(5 * 1024 * 1024),
+          maxRequestBytes: z
+            .number()
+            .int()
+            .min(1)
+            .default(20 * 1024 * 1024),
+          maxParts: z.number().int().min(1).default(100),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** On SIGTERM, how long in-flight calls may take to finish before they are cut. */
   shutdownGraceMs: ms(15_000),
 });
 
-/** USD per million tokens (and per request), for cost tracking and the least-cost strategy. */
-const priceSchema = z.strictObject({
+/** USD per million tokens of each class; unset classes fall back as noted (docs/metering.md). */
+const tokenRates = {
+  /** Uncached text input. */
   input: z.number().min(0),
-  cachedInput: z.number().min(0).optional(),
-  output: z.number().min(0).default(0),
-  perRequest: z.number().min(0).default(0),
-});
+  /** Output, reasoning included unless `reasoning` is set. */
+  output: z.number().min(0),
+  /** Input read from the prompt cache; default `input`. */
+  cacheRead: z.number().min(0),
+  /** The former name of `cacheRead` (kept so existing configs load). */
+  cachedInput: z.number().min(0),
+  /** Input written to the prompt cache with a 5-minute (or unreported) TTL; default `input`. */
+  cacheWrite: z.number().min(0),
+  /** Input written to the prompt cache with a one-hour TTL; default `cacheWrite`. */
+  cacheWrite1h: z.number().min(0),
+  /** Output spent reasoning; default `output`. */
+  reasoning: z.number().min(0),
+  /** Audio input; default `input`. */
+  audioInput: z.number().min(0),
+  /** Image input; default `input`. */
+  imageInput: z.number().min(0),
+  /** USD per request, on top of the tokens. */
+  perRequest: z.number().min(0),
+};
+const oneCacheReadName = {
+  check: (p: { cacheRead?: number | undefined; cachedInput?: number | undefined }) =>
+    p.cacheRead === undefined || p.cachedInput === undefined,
+  message: "set cacheRead or its former name cachedInput, not both",
+};
+
+/**
+ * The price of a provider service tier (the tier the provider reports serving, e.g. OpenAI "flex"):
+ * each rate set here replaces the base one; the others are the base rates × `multiplier`.
+ */
+const tierPriceSchema = z
+  .strictObject({ multiplier: z.number().min(0).default(1), ...partialRates() })
+  .refine(oneCacheReadName.check, oneCacheReadName.message);
+
+function partialRates() {
+  return Object.fromEntries(Object.entries(tokenRates).map(([k, v]) => [k, v.optional()])) as {
+    [K in keyof typeof tokenRates]: z.ZodOptional<(typeof tokenRates)[K]>;
+  };
+}
+
+/** USD per million tokens (and per request), for cost tracking and the least-cost strategy. */
+const priceSchema = z
+  .strictObject({
+    ...partialRates(),
+    input: tokenRates.input,
+    output: tokenRates.output.default(0),
+    perRequest: tokenRates.perRequest.default(0),
+    /** Served tiers priced differently from the base (unlisted tiers, auto and default pay the base). */
+    serviceTiers: z.strictObject({ flex: tierPriceSchema, priority: tierPriceSchema }).partial().optional(),
+  })
+  .refine(oneCacheReadName.check, oneCacheReadName.message);
 
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
@@ -344,15 +450,31 @@ export const configSchema = z.strictObject({
       /** Each matching rule applies; all buckets are charged atomically (all or nothing). */
       rules: z
         .array(
-          z.strictObject({
-            /** What the limit is counted per. */
-            scope: z.enum(["key", "team", "workload"]),
-            /** A key id, team or workload; "*" = every one separately. */
-            match: z.string().min(1).default("*"),
-            requestsPerMinute: z.number().int().min(1).optional(),
-            /** Input + output tokens; admission reserves an estimate, settlement charges the actual. */
-            tokensPerMinute: z.number().int().min(1).optional(),
-          }),
+          z
+            .strictObject({
+              /** What the limit is counted per. */
+              scope: z.enum(["key", "team", "workload"]),
+              /** A key id, team or workload; "*" = every one separately. */
+              match: z.string().min(1).default("*"),
+              requestsPerMinute: z.number().int().min(1).optional(),
+              /** Tokens as `tokens` counts them; admission reserves an estimate, settlement charges the actual. */
+              tokensPerMinute: z.number().int().min(1).optional(),
+              /** Which tokens tokensPerMinute counts (docs/limits.md); default every input and output token. */
+              tokens: z
+                .strictObject({
+                  count: z
+                    .array(z.enum(["input", "output"]))
+                    .min(1)
+                    .default(["input", "output"]),
+                  /** Cache reads are not counted as input (they still are in the ledger). */
+                  excludeCacheReads: z.boolean().default(false),
+                })
+                .optional(),
+            })
+            .refine((r) => r.tokens === undefined || r.tokensPerMinute !== undefined, {
+              message: "tokens says how tokensPerMinute counts: set tokensPerMinute too",
+              path: ["tokens"],
+            }),
         )
         .default([]),
     })
@@ -388,4 +510,5 @@ export type RouteConfig = z.infer<typeof routeSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type Strategy = z.infer<typeof strategySchema>;
 export type Price = z.infer<typeof priceSchema>;
+export type TierPrice = z.infer<typeof tierPriceSchema>;
 export type BreakerConfig = z.infer<typeof breakerSchema>;

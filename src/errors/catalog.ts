@@ -26,16 +26,26 @@ export const catalog = {
     doc: "The key's roles, workloads or models do not allow this call.",
   },
   unknown_workload: { code: Code.NotFound, http: 404, doc: "No route is configured for the workload." },
-  unknown_model: { code: Code.NotFound, http: 404, doc: "The workload's route does not serve that model." },
+  // OpenAI's name for it, which its SDKs and tools check: the same on every wire and in the REST body.
+  model_not_found: {
+    code: Code.NotFound,
+    http: 404,
+    doc: "The workload's route does not serve that model; on the OpenAI facade, no route serves the `model` named (`switchyard/<workload>` included).",
+  },
   message_too_large: {
     code: Code.ResourceExhausted,
     http: 413,
     doc: "The request message is over the configured size limit.",
   },
+  content_too_large: {
+    code: Code.InvalidArgument,
+    http: 413,
+    doc: "An image, audio or document part, or all of a request's media together, is over `server.limits.media` (docs/limits.md).",
+  },
   no_capable_target: {
     code: Code.FailedPrecondition,
     http: 400,
-    doc: "No target of the workload can serve this request (tools, JSON mode, streaming or context window).",
+    doc: "No target of the workload can serve this request (tools, JSON mode, streaming, context window, or content such as images, audio, documents, reasoning, logprobs).",
   },
   rate_limited: {
     code: Code.ResourceExhausted,

@@ -2,15 +2,27 @@ import {
   closeSync,
   fdatasyncSync,
   fstatSync,
+  fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readSync,
+  renameSync,
+  unlinkSync,
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
 import type { LedgerStore, UsageRecord } from "../store/store.ts";
-import { checkUsageRecord } from "../store/validate.ts";
+import { checkUsageRecord, MAX_END_USER_ID, MAX_SERVICE_TIER } from "../store/validate.ts";
+import { bounded } from "../telemetry/bounded.ts";
+import {
+  dispatchLine,
+  finalLine,
+  type JournalEntry,
+  parseJournalLine,
+  releaseLine,
+  settleJournal,
+} from "./journal-lines.ts";
 
 export type LedgerWriterLogger = {
   warn(obj: object, msg: string): void;
@@ -46,12 +58,34 @@ function sanitize(record: UsageRecord): { record: UsageRecord; fixed: string[] }
   if (time !== record.time) fixed.push("time");
   const accuracy = record.accuracy === "exact" ? "exact" : "estimated";
   if (accuracy !== record.accuracy) fixed.push("accuracy");
+  const text = (name: string, v: string | null, max: number): string | null => {
+    const t = typeof v === "string" ? bounded(v, max) : null;
+    if (t !== v) fixed.push(name);
+    return t;
+  };
+  // A part above its whole (one-hour writes above all writes: a provider quirk) is capped to it.
+  const cap = (name: string, part: number, whole: number): number => {
+    if (part > whole) fixed.push(name);
+    return Math.min(part, whole);
+  };
+  const cacheWriteTokens = count("cacheWriteTokens", record.cacheWriteTokens);
   const clean: UsageRecord = {
     ...record,
     time: new Date(time.getTime()),
     inputTokens: count("inputTokens", record.inputTokens),
     outputTokens: count("outputTokens", record.outputTokens),
     cachedInputTokens: count("cachedInputTokens", record.cachedInputTokens),
+    cacheWriteTokens,
+    cacheWrite1hTokens: cap(
+      "cacheWrite1hTokens",
+      count("cacheWrite1hTokens", record.cacheWrite1hTokens),
+      cacheWriteTokens,
+    ),
+    reasoningTokens: count("reasoningTokens", record.reasoningTokens),
+    audioInputTokens: count("audioInputTokens", record.audioInputTokens),
+    imageInputTokens: count("imageInputTokens", record.imageInputTokens),
+    endUserId: text("endUserId", record.endUserId, MAX_END_USER_ID),
+    serviceTier: text("serviceTier", record.serviceTier, MAX_SERVICE_TIER),
     costMicroUsd: record.costMicroUsd === null ? null : count("costMicroUsd", record.costMicroUsd),
     accuracy,
     attempts: count("attempts", record.attempts),
@@ -62,16 +96,20 @@ function sanitize(record: UsageRecord): { record: UsageRecord; fixed: string[] }
   return { record: clean, fixed };
 }
 
-/** One journal line back to a record; undefined for a torn or foreign line. */
-function parseLine(line: string): UsageRecord | undefined {
-  try {
-    const raw = JSON.parse(line) as UsageRecord & { time: string };
-    if (typeof raw !== "object" || raw === null || typeof raw.requestId !== "string") return undefined;
-    return sanitize({ ...raw, time: new Date(raw.time) }).record;
-  } catch {
-    return undefined;
-  }
-}
+/** What a record journaled before the token classes existed lacks: none of them reported. */
+const BEFORE_TOKEN_CLASSES = {
+  cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
+  reasoningTokens: 0,
+  audioInputTokens: 0,
+  imageInputTokens: 0,
+  endUserId: null,
+  serviceTier: null,
+} as const;
+
+/** A journaled record back to a checked one (throws for what coercion cannot fix). */
+const revive = (raw: UsageRecord & { time: string }): UsageRecord =>
+  sanitize({ ...BEFORE_TOKEN_CLASSES, ...raw, time: new Date(raw.time) }).record;
 
 function writeAll(fd: number, text: string): void {
   const bytes = Buffer.from(text, "utf8");
@@ -88,6 +126,14 @@ function writeAll(fd: number, text: string): void {
  * journal is truncated only once everything in it is confirmed written. After
  * a crash, recover() replays the journal: every appended record ends up in the
  * ledger exactly once. One journal file belongs to one process at a time.
+ *
+ * A request in flight is journaled too: dispatch() appends the row it would
+ * leave if the process died now (status "interrupted", estimated usage) when
+ * its first upstream attempt starts; its final record supersedes it. So a
+ * kill -9 mid-request still leaves one ledger row per request that reached an
+ * upstream. Compaction keeps the dispatch lines still in flight (a rewrite
+ * renamed over the journal), and rewrites only once the journal is twice their
+ * size, so the rewriting costs at most what was appended.
  */
 export class LedgerWriter {
   readonly #store: LedgerStore;
@@ -99,6 +145,10 @@ export class LedgerWriter {
   readonly #logger: LedgerWriterLogger;
   readonly #queue: UsageRecord[] = [];
   #fd: number | undefined;
+  #path: string | undefined;
+  /** Dispatch lines of requests in flight (request id → line): kept across a compaction. */
+  readonly #inFlight = new Map<string, string>();
+  #inFlightBytes = 0;
   /** Bytes at the head of the journal left by an earlier process: never truncated before recover() replays them. */
   #unrecovered = 0;
   #journalBytes = 0;
@@ -145,10 +195,37 @@ export class LedgerWriter {
       );
       return;
     }
-    this.#journal(clean);
+    this.#forget(clean.requestId);
+    this.#journal(finalLine(clean), clean.requestId);
     this.#queue.push(clean);
     if (this.#queue.length >= this.#batchSize) void this.#startDrain(false);
     else this.#timer ??= setTimeout(() => void this.#startDrain(), this.#intervalMs).unref();
+  }
+
+  /**
+   * Synchronous: journals the row a request leaves if the process dies before its final record
+   * (an "interrupted" status, estimated usage). Call once, as its first upstream attempt starts;
+   * append() of its final record, or release(), supersedes it. Without a journal, a no-op.
+   */
+  dispatch(record: UsageRecord): void {
+    if (this.#fd === undefined || this.#closed) return;
+    let clean: UsageRecord;
+    try {
+      clean = sanitize(record).record;
+    } catch (error) {
+      this.#logger.error({ requestId: record.requestId, err: String(error) }, "dispatch record dropped");
+      return;
+    }
+    const line = dispatchLine(clean);
+    this.#forget(clean.requestId);
+    this.#inFlight.set(clean.requestId, line);
+    this.#inFlightBytes += Buffer.byteLength(line) + 1;
+    this.#journal(line, clean.requestId);
+  }
+
+  /** A dispatched request that settles with no ledger row (no upstream was reached after all). */
+  release(requestId: string): void {
+    if (this.#forget(requestId) && !this.#closed) this.#journal(releaseLine(requestId), requestId);
   }
 
   /** Resolves once every record appended before the call is in the store (retrying as long as it takes). */
@@ -186,6 +263,7 @@ export class LedgerWriter {
     mkdirSync(dirname(path), { recursive: true });
     const fd = openSync(path, "a+", 0o600); // usage data: readable by the gateway only
     this.#fd = fd;
+    this.#path = path;
     let size = fstatSync(fd).size;
     if (size > 0) {
       const last = Buffer.alloc(1);
@@ -200,9 +278,18 @@ export class LedgerWriter {
     this.#journalBytes = size;
   }
 
-  #journal(record: UsageRecord): void {
+  /** Drops a request's dispatch line from the in-flight set; true when there was one. */
+  #forget(requestId: string): boolean {
+    const line = this.#inFlight.get(requestId);
+    if (line === undefined) return false;
+    this.#inFlight.delete(requestId);
+    this.#inFlightBytes -= Buffer.byteLength(line) + 1;
+    return true;
+  }
+
+  #journal(text: string, requestId: string): void {
     if (this.#fd === undefined) return;
-    const line = `${this.#journalTorn ? "\n" : ""}${JSON.stringify(record)}\n`;
+    const line = `${this.#journalTorn ? "\n" : ""}${text}\n`;
     try {
       writeAll(this.#fd, line);
       if (this.#sync) fdatasyncSync(this.#fd);
@@ -211,7 +298,7 @@ export class LedgerWriter {
     } catch (error) {
       this.#journalTorn = true;
       this.#logger.error(
-        { requestId: record.requestId, err: String(error) },
+        { requestId, err: String(error) },
         "ledger journal write failed: record held in memory only until written",
       );
     }
@@ -265,16 +352,18 @@ export class LedgerWriter {
       if (n === 0) break;
       read += n;
     }
-    const records: UsageRecord[] = [];
+    const entries: JournalEntry[] = [];
     let skipped = 0;
     for (const line of bytes.subarray(0, read).toString("utf8").split("\n")) {
       if (line.trim() === "") continue;
-      const record = parseLine(line);
-      if (record) records.push(record);
+      const entry = parseJournalLine(line, revive);
+      if (entry) entries.push(entry);
       else skipped++;
     }
     if (skipped > 0)
       this.#logger.warn({ skipped }, "ledger journal: skipped unreadable lines (a write torn by a crash)");
+    // Requests that were in flight when the earlier process died become "interrupted" rows here.
+    const records = settleJournal(entries);
     let replayed = 0;
     for (let i = 0; i < records.length; i += this.#batchSize) {
       replayed += (await this.#write(records.slice(i, i + this.#batchSize))).inserted;
@@ -283,16 +372,55 @@ export class LedgerWriter {
     return replayed;
   }
 
-  /** Truncates the journal when everything in it is confirmed written: nothing queued, in flight or unreplayed. */
+  /**
+   * Once every final record in the journal is confirmed written (nothing queued or unreplayed), the
+   * journal shrinks to the dispatch lines of requests still in flight: truncated when there are none,
+   * else rewritten beside it and renamed over it (atomic: a crash leaves the old or the new file whole).
+   */
   #compactIfIdle(): void {
     if (this.#fd === undefined || this.#journalBytes === 0) return;
     if (this.#queue.length > 0 || this.#unrecovered > 0) return;
     try {
-      ftruncateSync(this.#fd, 0);
-      this.#journalBytes = 0;
-      this.#journalTorn = false;
+      if (this.#inFlight.size === 0) {
+        ftruncateSync(this.#fd, 0);
+        this.#journalBytes = 0;
+        this.#journalTorn = false;
+      } else if (this.#journalBytes > 2 * this.#inFlightBytes) this.#rewrite(this.#fd, this.#path!);
     } catch (error) {
-      this.#logger.warn({ err: String(error) }, "ledger journal truncation failed; it will be retried");
+      this.#logger.warn({ err: String(error) }, "ledger journal compaction failed; it will be retried");
     }
+  }
+
+  #rewrite(oldFd: number, path: string): void {
+    const temp = `${path}.compact`;
+    const fd = openSync(temp, "w", 0o600);
+    let text = "";
+    for (const line of this.#inFlight.values()) text += `${line}\n`;
+    try {
+      writeAll(fd, text);
+      if (this.#sync) fdatasyncSync(fd);
+      renameSync(temp, path);
+    } catch (error) {
+      closeSync(fd);
+      try {
+        unlinkSync(temp);
+      } catch {}
+      throw error;
+    }
+    if (this.#sync) syncDirectory(dirname(path));
+    this.#fd = fd;
+    closeSync(oldFd);
+    this.#journalBytes = Buffer.byteLength(text);
+    this.#journalTorn = false;
+  }
+}
+
+/** Makes a rename durable across power loss (the directory entry itself is synced). */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,5 +1,7 @@
 import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledConfig } from "../config/compile.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
+import { maxCostMicroUsd } from "../metering/max-cost.ts";
 import { type BudgetPolicy, type BudgetReservation, budgetExhaustedError } from "../policy/budget.ts";
 import type { RateLimitPolicy, RateReservation } from "../policy/rate-limit.ts";
 import { Deadline } from "../routing/deadline.ts";
@@ -34,11 +36,17 @@ export class Admitter {
 
   async admit(ctx: RequestContext, facts: RequestFacts): Promise<Admission> {
     const config = this.#config();
+    // A deadline that passed on arrival (or while authenticating) is refused here, before limits are
+    // charged or an upstream is asked: serving it would bill work nobody waits for.
+    if (ctx.callerTimeoutMs !== undefined && ctx.startedAt + ctx.callerTimeoutMs <= Date.now())
+      throw new GatewayError(
+        "deadline_exceeded",
+        "the request's deadline had passed before it could be served",
+      );
     let plan = planRoute(config, facts, ctx.decision);
     let rate: RateReservation | undefined;
     if (this.#rateLimits.active) {
-      const tokens = facts.estimate.inputTokens + facts.estimate.outputTokens;
-      const admitted = await this.#rateLimits.admit(ctx.principal, facts.workload, tokens);
+      const admitted = await this.#rateLimits.admit(ctx.principal, facts.workload, facts.estimate);
       rate = admitted.reservation;
       ctx.rateLimit = admitted.info;
     }
@@ -64,27 +72,23 @@ export class Admitter {
         budget = result.reservation;
       }
     } catch (error) {
-      if (rate) void this.#rateLimits.settle(rate, 0).catch(() => {});
+      if (rate) void this.#rateLimits.settle(rate, undefined).catch(() => {});
       throw error;
     }
-    const deadline = new Deadline(
-      ctx.signal,
-      ctx.callerTimeoutMs,
-      plan.route.timeouts.totalMs,
-      ctx.startedAt,
-    );
+    // The caller's timeout is capped at server.limits.maxTimeoutMs on every front door (the OpenAI
+    // facade's x-stainless-timeout included), then by the route's total timeout.
+    const callerTimeoutMs =
+      ctx.callerTimeoutMs === undefined
+        ? undefined
+        : Math.min(ctx.callerTimeoutMs, config.loaded.config.server.limits.maxTimeoutMs);
+    const deadline = new Deadline(ctx.signal, callerTimeoutMs, plan.route.timeouts.totalMs, ctx.startedAt);
+    ctx.deadlineSignal = deadline.signal; // front doors that wait on a slow reader stop waiting at it
     return { config, plan, deadline, rate, budget };
   }
 }
 
-/** The most this request can cost on any planned target (input estimate + max output), in micro-USD. */
+/** The most this request can cost on any planned target (see maxCostMicroUsd). */
 function maxCost(config: CompiledConfig, plan: Plan, facts: RequestFacts): number {
-  let max = 0;
-  for (const t of plan.ordered) {
-    const price = config.prices.priceOf(t.backend.name, t.model);
-    if (!price) continue;
-    const usage = { ...facts.estimate, cachedInputTokens: 0 };
-    max = Math.max(max, config.prices.costMicroUsd(price, usage));
-  }
-  return max;
+  const prices = plan.ordered.map((t) => config.prices.priceOf(t.backend.name, t.model));
+  return maxCostMicroUsd(config.prices, prices, facts.estimate);
 }

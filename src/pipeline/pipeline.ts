@@ -1,13 +1,16 @@
 import type { AdapterEvent, EmbedOutput, GenerateInput, GenerateOutput } from "../adapters/adapter.ts";
 import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledConfig } from "../config/compile.ts";
+import { GatewayError } from "../errors/gateway-error.ts";
 import { UpstreamError } from "../errors/upstream-error.ts";
 import { estimatePromptTokens, estimateTokens, Meter, type MeteredUsage } from "../metering/meter.ts";
 import type { AccessControl } from "../policy/access-control.ts";
 import type { Permission } from "../policy/rbac.ts";
-import type { Needs } from "../routing/capabilities.ts";
-import { attemptLoop, type Marker } from "../routing/fallback.ts";
+import { contentNeeds, type Needs } from "../routing/capabilities.ts";
+import type { Deadline } from "../routing/deadline.ts";
+import { type AttemptSource, attemptLoop, type Marker } from "../routing/fallback.ts";
 import type { RequestFacts } from "../routing/router.ts";
+import { bounded } from "../telemetry/bounded.ts";
 import type { Admission, Admitter } from "./admission.ts";
 import type { Settler } from "./settlement.ts";
 
@@ -61,9 +64,11 @@ export class Pipeline {
   }
 
   async generate(ctx: RequestContext, request: GenerationRequest): Promise<GenerateResult> {
-    await this.#authorize(ctx, "inference.generate");
+    await this.authorize(ctx, "inference.generate");
+    ctx.endUserId = request.endUserId || undefined;
     const meter = new Meter(estimatePromptTokens(request.messages));
-    const admission = await this.#admitter.admit(ctx, generationFacts(ctx, request, false));
+    const facts = generationFacts(ctx, request, false);
+    const admission = await this.#admitter.admit(ctx, facts);
     let failure: unknown;
     try {
       let output: GenerateOutput | undefined;
@@ -71,17 +76,22 @@ export class Pipeline {
         ctx,
         admission.plan,
         admission.deadline,
-        (target, call) => once(target.backend.adapter!.generate({ ...request, model: target.model }, call)),
+        this.#journaled(ctx, admission, facts.estimate, (target, call) =>
+          once(target.backend.adapter!.generate({ ...request, model: target.model }, call)),
+        ),
         { isContent: () => true, streaming: false },
       );
       for await (const event of events) if ("text" in event && "toolCalls" in event) output = event;
       if (!output) throw new UpstreamError("protocol", "the backend returned no output");
+      // The upstream's word for its model reaches the caller (headers, trailers, body) and spans: bounded.
+      output = { ...output, model: bounded(output.model) };
       ctx.telemetry.content(ctx);
       ctx.servedModel = output.model;
       ctx.finishReason = output.finishReason;
       meter.observeOutput(
         output.usage,
         output.text + output.toolCalls.map((c) => c.name + c.arguments).join(""),
+        output.serviceTier,
       );
       ctx.usage = priced(admission.config, ctx, meter.usage(servedModelOf(ctx)));
       return { output, usage: ctx.usage };
@@ -94,24 +104,32 @@ export class Pipeline {
   }
 
   async *stream(ctx: RequestContext, request: GenerationRequest): AsyncGenerator<PipelineEvent> {
-    await this.#authorize(ctx, "inference.generate");
+    await this.authorize(ctx, "inference.generate");
+    ctx.endUserId = request.endUserId || undefined;
     const meter = new Meter(estimatePromptTokens(request.messages));
-    const admission = await this.#admitter.admit(ctx, generationFacts(ctx, request, true));
+    const facts = generationFacts(ctx, request, true);
+    const admission = await this.#admitter.admit(ctx, facts);
     let failure: unknown;
     try {
       const events = attemptLoop<AdapterEvent>(
         ctx,
         admission.plan,
         admission.deadline,
-        (target, call) =>
+        this.#journaled(ctx, admission, facts.estimate, (target, call) =>
           target.backend.adapter!.stream({ ...request, model: target.model }, call)[Symbol.asyncIterator](),
-        { isContent: (e) => e.type === "text" || e.type === "tool_call", streaming: true },
+        ),
+        // Reasoning is output the caller sees: once it has left, failing over would repeat it.
+        {
+          isContent: (e) => e.type === "text" || e.type === "tool_call" || e.type === "reasoning",
+          streaming: true,
+        },
       );
       for await (const event of events) {
-        if (event.type === "text" || event.type === "tool_call") ctx.telemetry.content(ctx);
+        if (event.type === "text" || event.type === "tool_call" || event.type === "reasoning")
+          ctx.telemetry.content(ctx);
         else if (event.type === "finish") {
           ctx.finishReason = event.reason;
-          if (event.model) ctx.servedModel = event.model;
+          if (event.model) ctx.servedModel = bounded(event.model);
         }
         if (event.type !== "attempt" && event.type !== "commit") meter.observe(event);
         yield event;
@@ -124,13 +142,14 @@ export class Pipeline {
       failure = error;
       throw error;
     } finally {
-      // A consumer that stops early (caller cancel) arrives here without an error.
-      await this.#settle(ctx, admission, meter, failure ?? cancelled(ctx));
+      // A consumer that stops early (caller cancel, or a deadline that passed while the caller was
+      // not reading) arrives here without an error.
+      await this.#settle(ctx, admission, meter, streamFailure(ctx, admission.deadline, failure));
     }
   }
 
   async embed(ctx: RequestContext, request: EmbeddingRequest): Promise<EmbedResult> {
-    await this.#authorize(ctx, "inference.embed");
+    await this.authorize(ctx, "inference.embed");
     const inputTokens = request.inputs.reduce((n, text) => n + estimateTokens(text), 0);
     const needs: Needs = {
       operation: "embed",
@@ -139,13 +158,14 @@ export class Pipeline {
       jsonSchema: false,
       contextTokens: 0,
     };
+    const estimate = { inputTokens, outputTokens: 0 };
     const admission = await this.#admitter.admit(ctx, {
       ...principalFacts(ctx),
       workload: ctx.workload,
       requestedModel: request.requestedModel,
       metadata: request.metadata,
       needs,
-      estimate: { inputTokens, outputTokens: 0 },
+      estimate,
     });
     const meter = new Meter(inputTokens);
     let failure: unknown;
@@ -155,7 +175,7 @@ export class Pipeline {
         ctx,
         admission.plan,
         admission.deadline,
-        (target, call) => {
+        this.#journaled(ctx, admission, estimate, (target, call) => {
           const adapter = target.backend.adapter!;
           if (!adapter.embed) {
             return once(
@@ -169,11 +189,12 @@ export class Pipeline {
               call,
             ),
           );
-        },
+        }),
         { isContent: () => true, streaming: false },
       );
       for await (const event of events) if ("vectors" in event) output = event;
       if (!output) throw new UpstreamError("protocol", "the backend returned no embeddings");
+      output = { ...output, model: bounded(output.model) };
       ctx.telemetry.content(ctx);
       ctx.servedModel = output.model;
       meter.observeOutput(output.usage, "");
@@ -199,9 +220,30 @@ export class Pipeline {
   }
 
   /** Authentication, then: may this key use this workload (and requested model)? */
-  async #authorize(ctx: RequestContext, permission: Permission): Promise<void> {
+  /** Authenticates the caller and checks its key's scope for ctx's workload and model (denials audited). */
+  async authorize(ctx: RequestContext, permission: Permission): Promise<void> {
     await this.authenticate(ctx, permission);
     this.#access.checkScope(ctx, ctx.principal!, permission, ctx.workload, ctx.requestedModel);
+  }
+
+  /**
+   * The attempt source, journaling the request's dispatch as its first attempt starts (before any
+   * upstream I/O), so a crash from then on still leaves its ledger row. Later attempts add nothing.
+   */
+  #journaled<E>(
+    ctx: RequestContext,
+    admission: Admission,
+    estimate: RequestFacts["estimate"],
+    source: AttemptSource<E>,
+  ): AttemptSource<E> {
+    let first = true;
+    return (target, call) => {
+      if (first) {
+        first = false;
+        this.#settler.dispatched(ctx, admission, target, estimate);
+      }
+      return source(target, call);
+    };
   }
 
   /** Exactly once per admitted request, whatever the outcome. */
@@ -219,15 +261,26 @@ function servedModelOf(ctx: RequestContext): string | undefined {
   return ctx.servedModel ?? ctx.decision.servedBy?.model ?? ctx.decision.attempts.at(-1)?.model;
 }
 
-function cancelled(ctx: RequestContext): unknown {
-  return ctx.settled ? undefined : new Error("cancelled: the caller stopped reading");
+/**
+ * What a stream that did not end normally settles as. Once its deadline passed it is a deadline,
+ * whatever ended it: a consumer that stopped (the front door gave up on a caller that was not
+ * reading) or the front door's own write failing after it reset such a caller.
+ */
+function streamFailure(ctx: RequestContext, deadline: Deadline, failure: unknown): unknown {
+  if (failure instanceof GatewayError) return failure;
+  if (failure === undefined && ctx.settled) return undefined;
+  if (deadline.expired)
+    return new GatewayError("deadline_exceeded", "the deadline passed before the stream was delivered");
+  return failure ?? new Error("cancelled: the caller stopped reading");
 }
 
-/** Adds the cost of the usage at the serving target's price, when one is configured. */
+/** Adds the cost of the usage at the serving target's price (at the tier that served), when one is configured. */
 function priced(config: CompiledConfig, ctx: RequestContext, usage: MeteredUsage): MeteredUsage {
   const served = ctx.decision.servedBy;
   const price = served && config.prices.priceOf(served.backend, served.model);
-  return price ? { ...usage, costMicroUsd: config.prices.costMicroUsd(price, usage) } : usage;
+  return price
+    ? { ...usage, costMicroUsd: config.prices.costMicroUsd(price, usage, usage.serviceTier) }
+    : usage;
 }
 
 function principalFacts(ctx: RequestContext) {
@@ -252,6 +305,7 @@ function generationFacts(ctx: RequestContext, request: GenerationRequest, stream
       streaming,
       tools: request.tools.length > 0,
       jsonSchema: format === "json_schema" || format === "json_object",
+      ...contentNeeds(request),
       contextTokens: inputTokens + (request.sampling.maxOutputTokens ?? 0),
     },
     estimate: { inputTokens, outputTokens },

@@ -1,6 +1,7 @@
 import type { RequestContext } from "../api/request-context.ts";
+import type { CompiledTarget } from "../config/compile.ts";
 import type { LedgerWriter } from "../metering/ledger-writer.ts";
-import { usageRecordOf } from "../metering/usage-record.ts";
+import { interruptedRecordOf, usageRecordOf } from "../metering/usage-record.ts";
 import type { BudgetPolicy } from "../policy/budget.ts";
 import type { RateLimitPolicy } from "../policy/rate-limit.ts";
 import type { Logger } from "../telemetry/logger.ts";
@@ -31,13 +32,35 @@ export class Settler {
     this.#logger = deps.logger;
   }
 
+  /**
+   * The first upstream attempt is about to start: journal the row this request leaves should the
+   * process die before it settles (one append per request; the final record supersedes it).
+   */
+  dispatched(
+    ctx: RequestContext,
+    admission: Admission,
+    target: CompiledTarget,
+    estimate: { inputTokens: number; outputTokens: number },
+  ): void {
+    if (this.#ledger === undefined) return;
+    const usage = { ...estimate, cachedInputTokens: 0 };
+    const price = admission.config.prices.priceOf(target.backend.name, target.model);
+    const cost = price ? admission.config.prices.costMicroUsd(price, usage) : undefined;
+    const metered = {
+      ...usage,
+      accuracy: "estimated" as const,
+      ...(cost === undefined ? {} : { costMicroUsd: cost }),
+    };
+    this.#ledger.dispatch(interruptedRecordOf(ctx, target, metered));
+  }
+
   async settle(ctx: RequestContext, admission: Admission, failure: unknown): Promise<void> {
     const usage = ctx.usage;
     if (ctx.decision.attempts.length > 0) this.#ledger?.append(usageRecordOf(ctx, failure));
-    const tokens = usage ? usage.inputTokens + usage.outputTokens : 0;
+    else this.#ledger?.release(ctx.id);
     const fail = (what: string) => (error: unknown) =>
       this.#logger.error({ err: error, requestId: ctx.id }, `${what} settlement failed`);
-    if (admission.rate) void this.#rateLimits.settle(admission.rate, tokens).catch(fail("rate limit"));
+    if (admission.rate) void this.#rateLimits.settle(admission.rate, usage).catch(fail("rate limit"));
     if (admission.budget)
       void this.#budgets.settle(admission.budget, usage?.costMicroUsd ?? 0).catch(fail("budget"));
   }

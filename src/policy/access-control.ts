@@ -1,4 +1,5 @@
 import { GatewayError } from "../errors/gateway-error.ts";
+import { bounded } from "../telemetry/bounded.ts";
 import type { Auditor } from "./auditor.ts";
 import type { Authenticator } from "./authenticator.ts";
 import { ANONYMOUS_ADMIN, type Principal } from "./principal.ts";
@@ -72,7 +73,10 @@ export class AccessControl {
         principal,
         permission,
         workload,
-        new GatewayError("permission_denied", `key ${principal.keyId} may not use workload "${workload}"`),
+        new GatewayError(
+          "permission_denied",
+          `key ${principal.keyId} may not use workload "${bounded(workload)}"`,
+        ),
       );
     }
     if (model !== "" && !allows(principal.models, model)) {
@@ -81,12 +85,12 @@ export class AccessControl {
         principal,
         permission,
         workload,
-        new GatewayError("permission_denied", `key ${principal.keyId} may not use model "${model}"`),
+        new GatewayError("permission_denied", `key ${principal.keyId} may not use model "${bounded(model)}"`),
       );
     }
   }
 
-  /** Audits a denial (without waiting) and returns the error to throw. */
+  /** Audits a denial (without waiting) and returns the error to throw. The auditor bounds the target and message. */
   #deny(
     caller: Caller,
     principal: Principal | undefined,

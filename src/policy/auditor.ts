@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { AuditEvent, AuditStore } from "../store/store.ts";
+import { bounded } from "../telemetry/bounded.ts";
 import type { Logger } from "../telemetry/logger.ts";
 
 export type AuditInput = Omit<AuditEvent, "id" | "time">;
@@ -8,6 +9,9 @@ export type AuditInput = Omit<AuditEvent, "id" | "time">;
  * The append-only audit trail: every admin mutation and every denied request.
  * Each event goes to the store and, as a structured line, to the log. Events
  * carry key ids and names only — never key material, prompts or outputs.
+ * The target and string details may come from the caller (a workload, a key
+ * name), even before authentication: they are cut to MAX_CLIENT_STRING here,
+ * so no caller can write large rows into the append-only trail.
  */
 export class Auditor {
   readonly #store: AuditStore;
@@ -20,7 +24,13 @@ export class Auditor {
 
   /** Admin mutations await the write: the change is not acknowledged before it is audited. */
   async record(input: AuditInput): Promise<AuditEvent> {
-    const event: AuditEvent = { ...input, id: `aud_${randomUUID()}`, time: new Date() };
+    const event: AuditEvent = {
+      ...input,
+      target: bounded(input.target),
+      details: boundedDetails(input.details),
+      id: `aud_${randomUUID()}`,
+      time: new Date(),
+    };
     this.#logger.info(
       { audit: { ...event, time: event.time.toISOString() } },
       `audit ${event.action} ${event.outcome}`,
@@ -35,4 +45,11 @@ export class Auditor {
       this.#logger.error({ err: error, action: input.action }, "audit write failed");
     });
   }
+}
+
+function boundedDetails(details: AuditEvent["details"]): AuditEvent["details"] {
+  const out: AuditEvent["details"] = {};
+  for (const [key, value] of Object.entries(details))
+    out[key] = typeof value === "string" ? bounded(value) : value;
+  return out;
 }

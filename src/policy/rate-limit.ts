@@ -1,12 +1,19 @@
 import type { Config } from "../config/schema.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import type { BucketSpec, RateLimitStore } from "../limits/rate-limit-store.ts";
+import { ALL_TOKENS, countedTokens, type TokenCounting, tokenBucketKind } from "../limits/token-count.ts";
+import type { TokenCounts } from "../metering/price-table.ts";
 import type { Principal } from "./principal.ts";
 
 type Rule = Config["limits"]["rules"][number];
 
-/** What admission charged, so settlement can true it up. */
-export type RateReservation = { tokenBuckets: { key: string; limit: number }[]; reservedTokens: number };
+/** What admission charged each token bucket (as its rule counts tokens), so settlement can true it up. */
+export type RateReservation = {
+  tokenBuckets: { key: string; limit: number; counting: TokenCounting; reserved: number }[];
+};
+
+/** The admission estimate: the prompt and the most output the request may produce. */
+export type TokenEstimate = { inputTokens: number; outputTokens: number };
 
 /** Remaining/reset figures of the tightest buckets, sent on every response (x-ratelimit-*). */
 export type RateLimitInfo = {
@@ -17,8 +24,9 @@ export type RateLimitInfo = {
 /**
  * Requests and tokens per minute, per key, team and workload (token buckets).
  * Admission takes 1 request and the request's token estimate (input estimate
- * + max output) from every matching bucket at once — all or nothing — and
- * settlement charges or refunds the difference to the actual tokens.
+ * + max output, as each rule counts tokens) from every matching bucket at
+ * once — all or nothing — and settlement charges or refunds the difference to
+ * the actual tokens of the classes the rule counts.
  */
 export class RateLimitPolicy {
   readonly #store: RateLimitStore;
@@ -37,7 +45,7 @@ export class RateLimitPolicy {
   async admit(
     principal: Principal | undefined,
     workload: string,
-    tokens: number,
+    estimate: TokenEstimate,
   ): Promise<{ reservation: RateReservation; info: RateLimitInfo }> {
     const buckets: BucketSpec[] = [];
     const tokenBuckets: RateReservation["tokenBuckets"] = [];
@@ -49,17 +57,19 @@ export class RateLimitPolicy {
       if (rule.requestsPerMinute !== undefined) {
         const key = `rpm:${base}`;
         buckets.push({ key, limitPerMinute: rule.requestsPerMinute, amount: 1 });
-        limits.set(key, { kind: "requests", limit: rule.requestsPerMinute });
+        tighter(limits, key, "requests", rule.requestsPerMinute);
       }
       if (rule.tokensPerMinute !== undefined) {
-        const key = `tpm:${base}`;
-        buckets.push({ key, limitPerMinute: rule.tokensPerMinute, amount: tokens });
-        tokenBuckets.push({ key, limit: rule.tokensPerMinute });
-        limits.set(key, { kind: "tokens", limit: rule.tokensPerMinute });
+        const counting = rule.tokens ?? ALL_TOKENS;
+        const key = `${tokenBucketKind(counting)}:${base}`;
+        const amount = countedTokens(counting, { ...estimate, cachedInputTokens: 0 });
+        buckets.push({ key, limitPerMinute: rule.tokensPerMinute, amount });
+        tokenBuckets.push({ key, limit: rule.tokensPerMinute, counting, reserved: amount });
+        tighter(limits, key, "tokens", rule.tokensPerMinute);
       }
     }
-    if (buckets.length === 0) return { reservation: { tokenBuckets, reservedTokens: 0 }, info: {} };
-    const result = await this.#store.take(dedupe(buckets));
+    if (buckets.length === 0) return { reservation: { tokenBuckets }, info: {} };
+    const result = await this.#store.take(tightest(buckets, (b) => b.limitPerMinute));
     const info = infoOf(result.remaining, result.resetMs, limits);
     if (!result.ok) {
       if (result.unavailable) {
@@ -70,9 +80,10 @@ export class RateLimitPolicy {
       }
       const what = describe(result.exhausted);
       if (result.tooLarge) {
+        const needs = buckets.find((b) => b.key === result.exhausted)?.amount;
         throw new GatewayError(
           "request_exceeds_limit",
-          `this request needs ~${tokens} tokens, more than ${what} allows (${limits.get(result.exhausted)?.limit} per minute)`,
+          `this request needs ~${needs} tokens, more than ${what} allows (${limits.get(result.exhausted)?.limit} per minute)`,
         );
       }
       throw new GatewayError(
@@ -83,23 +94,43 @@ export class RateLimitPolicy {
         },
       );
     }
-    return { reservation: { tokenBuckets, reservedTokens: tokens }, info };
+    return { reservation: { tokenBuckets: tightest(tokenBuckets, (b) => b.limit) }, info };
   }
 
-  /** Charges (or refunds) the difference between the actual tokens and the reservation. */
-  async settle(reservation: RateReservation, actualTokens: number): Promise<void> {
-    const delta = actualTokens - reservation.reservedTokens;
-    if (delta === 0) return;
-    await Promise.all(reservation.tokenBuckets.map((b) => this.#store.adjust(b.key, b.limit, delta)));
+  /**
+   * Charges (or refunds) each bucket the difference between the actual tokens it counts and what it
+   * reserved; no usage (nothing was served) refunds the whole reservation.
+   */
+  async settle(reservation: RateReservation, actual: TokenCounts | undefined): Promise<void> {
+    await Promise.all(
+      reservation.tokenBuckets.map((b) => {
+        const delta = (actual ? countedTokens(b.counting, actual) : 0) - b.reserved;
+        return delta === 0 ? undefined : this.#store.adjust(b.key, b.limit, delta);
+      }),
+    );
   }
 }
 
-/** Two rules for the same scope and id share one bucket; the tighter limit wins. */
-function dedupe(buckets: BucketSpec[]): BucketSpec[] {
-  const byKey = new Map<string, BucketSpec>();
-  for (const b of buckets) {
-    const seen = byKey.get(b.key);
-    if (!seen || b.limitPerMinute < seen.limitPerMinute) byKey.set(b.key, b);
+/** The limit a shared bucket is taken at (the tighter rule's, as `tightest` takes it) is the one reported. */
+function tighter(
+  limits: Map<string, { kind: "requests" | "tokens"; limit: number }>,
+  key: string,
+  kind: "requests" | "tokens",
+  limit: number,
+): void {
+  const seen = limits.get(key);
+  if (!seen || limit < seen.limit) limits.set(key, { kind, limit });
+}
+
+/**
+ * Two rules for the same scope and id (and token counting) share one bucket, at the tighter limit:
+ * it is taken once, and (for its reservation) settled once.
+ */
+function tightest<T extends { key: string }>(items: readonly T[], limitOf: (item: T) => number): T[] {
+  const byKey = new Map<string, T>();
+  for (const item of items) {
+    const seen = byKey.get(item.key);
+    if (!seen || limitOf(item) < limitOf(seen)) byKey.set(item.key, item);
   }
   return [...byKey.values()];
 }
@@ -107,6 +138,7 @@ function dedupe(buckets: BucketSpec[]): BucketSpec[] {
 function describe(bucket: string): string {
   const [kind, scope, ...id] = bucket.split(":");
   const what = kind === "rpm" ? "requests-per-minute limit" : "tokens-per-minute limit";
+  // (kind is "tpm", or "tpm/…" naming the counted classes: the message stays about the limit.)
   return `the ${scope} ${id.join(":")} ${what}`;
 }
 

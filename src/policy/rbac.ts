@@ -53,7 +53,7 @@ export function allows(list: readonly string[], item: string): boolean {
  * Why `creator` may not mint a key with these scopes, or undefined when it may:
  * every role must be grantable by one of the creator's roles, the new key's
  * permissions, workloads, models and lifetime must be within the creator's,
- * and a team-admin mints only for its own team.
+ * and a non-admin mints only for its own team (so never a key that reaches further: reach.ts).
  */
 export function mintRefusal(
   creator: Principal,
@@ -83,6 +83,9 @@ export function mintRefusal(
   if (workloads.length > 0) return `workloads outside your own: ${workloads.join(", ")}`;
   const models = outside(wanted.models, creator.models);
   if (models.length > 0) return `models outside your own: ${models.join(", ")}`;
+  // Only an admin mints keys without a team (they may reach every team: see reach.ts).
+  if (!creator.roles.includes("admin") && creator.team === undefined)
+    return "a key without a team cannot mint keys (only an admin mints keys outside a team)";
   if (!creator.roles.includes("admin") && wanted.team !== creator.team) {
     return `you can only mint keys for your own team (${creator.team ?? "none"})`;
   }

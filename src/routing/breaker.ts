@@ -20,12 +20,18 @@ type Action = () => Promise<unknown>;
  * to its first event only (what happens after commit is not the breaker's
  * business). Rate limits (429) and the caller's own errors (bad request,
  * cancel) are filtered — opossum counts a filtered error as a success — so
- * they never open it. Half-open admits exactly one probe (opossum's
- * pending-close flag); the others are rejected until it settles.
+ * they never open it. Half-open admits exactly one probe; the others are
+ * rejected until it settles. The probe is run here, not by opossum: opossum
+ * would close the breaker on a filtered error, so a cancelled (or 429, or
+ * bad-request) probe of a dead backend let every following call wait out a
+ * first-token timeout on it. Here only a real success closes it, a real
+ * failure re-opens it, and anything else leaves it half-open for the next probe.
  */
 export class Breaker {
   readonly #cb: CircuitBreaker<[Action, () => boolean], unknown>;
   readonly #backend: string;
+  /** The half-open probe is out. */
+  #probing = false;
 
   constructor(backend: string, config: BreakerConfig, logger: Logger) {
     this.#backend = backend;
@@ -59,7 +65,7 @@ export class Breaker {
 
   /** Whether a call would be let through right now (closed, or half-open with its probe still unused). */
   get admits(): boolean {
-    return this.#cb.closed || this.#cb.pendingClose;
+    return this.#cb.closed || (this.#cb.halfOpen && !this.#probing);
   }
 
   /**
@@ -67,11 +73,27 @@ export class Breaker {
    * means the failure was not the backend's (e.g. the caller cancelled).
    */
   async run<T>(action: () => Promise<T>, neutral: () => boolean): Promise<T> {
+    if (this.#cb.halfOpen) return this.#probe(action, neutral);
     try {
       return (await this.#cb.fire(action, neutral)) as T;
     } catch (error) {
       if ((error as { code?: string }).code === "EOPENBREAKER") throw new BreakerOpenError(this.#backend);
       throw error;
+    }
+  }
+
+  async #probe<T>(action: () => Promise<T>, neutral: () => boolean): Promise<T> {
+    if (this.#probing) throw new BreakerOpenError(this.#backend);
+    this.#probing = true;
+    try {
+      const result = await action();
+      this.#cb.close();
+      return result;
+    } catch (error) {
+      if (!neutral() && !isNotBackendsFault(error)) this.#cb.open(); // starts another reset period
+      throw error;
+    } finally {
+      this.#probing = false;
     }
   }
 

@@ -20,7 +20,8 @@ export class Deadline {
     routeTimeoutMs: number,
     now = Date.now(),
   ) {
-    const budget = Math.min(callerTimeoutMs ?? Number.POSITIVE_INFINITY, routeTimeoutMs);
+    // Never below 0: a deadline already passed is due now (a negative delay only earns a warning).
+    const budget = Math.max(0, Math.min(callerTimeoutMs ?? Number.POSITIVE_INFINITY, routeTimeoutMs));
     this.at = now + budget;
     this.signal = this.#controller.signal;
     this.#caller = caller;

@@ -59,6 +59,7 @@ export async function* attemptLoop<E>(
     let soonestCoolDown = Number.POSITIVE_INFINITY;
     for (const target of plan.ordered) {
       if (attempts >= retry.maxAttempts) break;
+      stopIfAborted(ctx, deadline); // a caller gone (or out of time) before an attempt gets none
       const backend = target.backend;
       const now = Date.now();
       if (backend.state.coolDownUntil > now) {
@@ -102,15 +103,12 @@ export async function* attemptLoop<E>(
           model: target.model,
           previousError: failures.at(-1)?.message ?? "",
         };
+        const ttftMs = options.streaming ? timeouts.ttftMs : Number.POSITIVE_INFINITY;
+        const shareMs = deadline.remainingMs() * (hasSuccessor ? timeouts.attemptShare : 1);
         const outcome = yield* runAttempt(ctx, target, deadline, source, options, {
           attempt: attempts,
-          firstEventMs: Math.max(
-            1,
-            Math.min(
-              options.streaming ? timeouts.ttftMs : Number.POSITIVE_INFINITY,
-              deadline.remainingMs() * (hasSuccessor ? timeouts.attemptShare : 1),
-            ),
-          ),
+          firstEventMs: Math.max(1, Math.min(ttftMs, shareMs)),
+          endsAtDeadline: !hasSuccessor && shareMs <= ttftMs,
           idleMs: timeouts.streamIdleMs,
         });
         if (outcome === "success") return;
@@ -149,7 +147,8 @@ export async function* attemptLoop<E>(
   throw finalError(failures, decision.skipped.length > 0);
 }
 
-type Budget = { attempt: number; firstEventMs: number; idleMs: number };
+/** endsAtDeadline: the first-event timer is the deadline itself (a last attempt with all the time left). */
+type Budget = { attempt: number; firstEventMs: number; endsAtDeadline: boolean; idleMs: number };
 
 /** One shared abort reason: creating a DOMException per abort is costly on the hot path. */
 const ABANDONED = new Error("upstream attempt abandoned");
@@ -172,8 +171,10 @@ async function* runAttempt<E>(
   if (deadline.signal.aborted) onDeadline();
   else deadline.signal.addEventListener("abort", onDeadline, { once: true });
   let timedOut: string | undefined;
+  let firstEventLate = false;
   let timer = setTimeout(() => {
     timedOut = `no first event within ${Math.round(budget.firstEventMs)} ms`;
+    firstEventLate = true;
     attemptTimeout.abort();
   }, budget.firstEventMs);
   const observer = ctx.telemetry.attempt(ctx, target, budget.attempt);
@@ -238,6 +239,9 @@ async function* runAttempt<E>(
     }
     end(committed ? "failed_after_commit" : "failed", failure);
     stopIfAborted(ctx, deadline);
+    // libuv's cached loop time can fire this timer a millisecond before Date.now() reaches the
+    // deadline: a timer that was the deadline is the deadline's doing, not a backend failure.
+    if (firstEventLate && budget.endsAtDeadline) throw deadlineExceeded(ctx);
     if (committed) {
       throw new GatewayError(
         "stream_interrupted",
@@ -281,13 +285,15 @@ function skip(ctx: RequestContext, target: CompiledTarget, reason: string): void
 }
 
 function stopIfAborted(ctx: RequestContext, deadline: Deadline): void {
-  if (deadline.expired) {
-    throw new GatewayError(
-      "deadline_exceeded",
-      `deadline exceeded after ${ctx.decision.attempts.length} attempt(s)`,
-    );
-  }
+  if (deadline.expired) throw deadlineExceeded(ctx);
   if (ctx.signal.aborted) throw new GatewayError("cancelled", "the caller cancelled the request");
+}
+
+function deadlineExceeded(ctx: RequestContext): GatewayError {
+  return new GatewayError(
+    "deadline_exceeded",
+    `deadline exceeded after ${ctx.decision.attempts.length} attempt(s)`,
+  );
 }
 
 function record(

@@ -3,6 +3,7 @@ import type { CompiledConfig, CompiledRoute, CompiledTarget, CompiledVariant } f
 import type { Strategy as StrategyName } from "../config/schema.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { allows } from "../policy/rbac.ts";
+import { bounded } from "../telemetry/bounded.ts";
 import { missingCapability, type Needs } from "./capabilities.ts";
 import { strategies } from "./strategy.ts";
 
@@ -44,7 +45,7 @@ export function planRoute(
     const known = [...config.routes.keys()].sort().join(", ");
     throw new GatewayError(
       "unknown_workload",
-      `unknown workload "${facts.workload}" (configured: ${known || "none"})`,
+      `unknown workload "${bounded(facts.workload)}" (configured: ${known || "none"})`,
     );
   }
   decision.route = route.workload;
@@ -65,8 +66,8 @@ export function planRoute(
         ", ",
       );
       throw new GatewayError(
-        "unknown_model",
-        `model "${facts.requestedModel}" is not served by workload "${facts.workload}" (available: ${names}; or leave model empty)`,
+        "model_not_found",
+        `model "${bounded(facts.requestedModel)}" is not served by workload "${facts.workload}" (available: ${names}; or leave model empty)`,
       );
     }
   }
@@ -147,7 +148,7 @@ function ineligibility(
 ): { text: string; unfit: boolean } | undefined {
   const backend = target.backend;
   if (!backend.adapter) return { text: `disabled: ${backend.disabledReason}`, unfit: false };
-  const missing = missingCapability(backend.capabilities, facts.needs);
+  const missing = missingCapability(target.capabilities, facts.needs);
   if (missing) return { text: missing, unfit: true };
   if (target.contextWindow !== undefined && facts.needs.contextTokens > target.contextWindow) {
     return {

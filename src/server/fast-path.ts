@@ -1,41 +1,30 @@
-import type { OutgoingHttpHeaders } from "node:http";
 import { create, type DescMessage, type DescMethod, isMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { createMethodSerializationLookup, type Serialization } from "@connectrpc/connect/protocol";
-import {
-  codeToHttpStatus,
-  createEndStreamSerialization,
-  endStreamFlag,
-  errorToJsonBytes,
-  parseContentType as parseConnectContentType,
-  parseTimeout as parseConnectTimeout,
-} from "@connectrpc/connect/protocol-connect";
-import {
-  parseContentType as parseGrpcContentType,
-  parseTimeout as parseGrpcTimeout,
-  setTrailerStatus,
-} from "@connectrpc/connect/protocol-grpc";
+import { parseContentType as parseConnectContentType } from "@connectrpc/connect/protocol-connect";
+import { parseContentType as parseGrpcContentType } from "@connectrpc/connect/protocol-grpc";
 import { ADMITTED, type RequestContext } from "../api/request-context.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import { toConnectError } from "../errors/to-connect-error.ts";
+import { decodeFailureReason, JSON_OPTIONS, type OnDecodeRefused } from "./decode-gate.ts";
+import {
+  CONNECT_STREAM_JSON,
+  CONNECT_STREAM_PROTO,
+  CONNECT_UNARY_JSON,
+  CONNECT_UNARY_PROTO,
+  type FramedWire,
+  GRPC_WIRE,
+  noResponse,
+  type Response,
+  type Wire,
+} from "./fast-path-wire.ts";
 import { callerGone } from "./http/caller-gone.ts";
+import { parseConnectTimeoutCapped, parseGrpcTimeoutCapped } from "./http/caller-timeout.ts";
 import { PlainHeaders } from "./http/plain-headers.ts";
 import { BodyTooLargeError, type HttpRequest, readBodyCapped } from "./http/read-body.ts";
 import { requestHeaders } from "./http/request-headers.ts";
-
-/** What this path uses of a response; http.ServerResponse and http2.Http2ServerResponse both have it. */
-interface Response {
-  readonly destroyed: boolean;
-  readonly writableEnded: boolean;
-  destroy(): unknown;
-  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
-  write(chunk: Uint8Array): boolean;
-  addTrailers(headers: Record<string, string>): void;
-  end(): unknown;
-  end(chunk: Uint8Array): unknown;
-  once(event: "close" | "drain", listener: () => void): unknown;
-  off(event: "close" | "drain", listener: () => void): unknown;
-}
+import { drained, responseGone } from "./http/response-gone.ts";
+import { abandon, resetIfStalled } from "./http/stalled-response.ts";
 
 type UnaryImpl = (request: never, context: HandlerContext) => Promise<unknown>;
 type StreamImpl = (request: never, context: HandlerContext) => AsyncIterable<unknown>;
@@ -51,44 +40,18 @@ export type FastPathOptions = {
   methods: FastPathMethod[];
   readMaxBytes: number;
   writeMaxBytes: number;
+  /** Longer caller timeouts are capped to it (never refused). */
   maxTimeoutMs: number;
   shutdownSignal: AbortSignal;
   /** Load shedding: throws (a GatewayError) when the gateway refuses new calls; checked before the body is read. */
   admit?: (operation: Operation) => void;
+  /** Told of each body that does not decode (path and a fixed reason), for the log. */
+  onDecodeRefused?: OnDecodeRefused;
 };
 
 /** Why a handler's signal aborts once the call is over: premade, so no AbortError is built per call. */
 const CALL_FINISHED = new ConnectError("call finished", Code.Canceled);
 const CALLER_GONE = new ConnectError("the caller went away", Code.Canceled);
-const END_STREAM = createEndStreamSerialization(undefined);
-
-/** gRPC and Connect streaming: headers, enveloped messages, then a status end (trailers or end-stream message). */
-interface FramedWire {
-  readonly kind: "framed";
-  readonly protocolName: "connect" | "grpc";
-  /** Request body → the one request message's bytes. */
-  unwrap(body: Uint8Array): Uint8Array;
-  /** The response headers, sent with the first message (or the end). */
-  head(res: Response, context: HandlerContext): void;
-  message(bytes: Uint8Array): Uint8Array;
-  /** Status and trailers, after the headers. */
-  end(res: Response, context: HandlerContext, error: ConnectError | undefined): void;
-}
-
-/** Connect unary: one plain body, the error as JSON with an HTTP status, trailers as `trailer-` headers. */
-interface ConnectUnaryWire {
-  readonly kind: "connect-unary";
-  readonly protocolName: "connect";
-  unwrap(body: Uint8Array): Uint8Array;
-  answer(
-    res: Response,
-    context: HandlerContext,
-    body: Uint8Array | undefined,
-    error: ConnectError | undefined,
-  ): void;
-}
-
-type Wire = FramedWire | ConnectUnaryWire;
 
 /**
  * Connect (POST, JSON or proto) and gRPC (HTTP/2, proto) calls to the hot
@@ -112,7 +75,7 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
         serialization: createMethodSerializationLookup(
           m.method as DescMethod & { methodKind: "unary" },
           undefined,
-          undefined,
+          JSON_OPTIONS,
           limits,
         ),
       },
@@ -126,7 +89,7 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
       return false;
     const encoding = h["grpc-encoding"];
     if (encoding !== undefined && encoding !== "identity") return false;
-    const timeout = parseGrpcTimeout(headerValue(h["grpc-timeout"]), options.maxTimeoutMs);
+    const timeout = parseGrpcTimeoutCapped(headerValue(h["grpc-timeout"]), options.maxTimeoutMs);
     if (timeout.error) return false;
     void serve(req, res, entry, GRPC_WIRE, true, timeout.timeoutMs);
     return true;
@@ -140,7 +103,7 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     if (encoding !== undefined && encoding !== "identity") return false;
     const version = h["connect-protocol-version"];
     if (version !== undefined && version !== "1") return false;
-    const timeout = parseConnectTimeout(headerValue(h["connect-timeout-ms"]), options.maxTimeoutMs);
+    const timeout = parseConnectTimeoutCapped(headerValue(h["connect-timeout-ms"]), options.maxTimeoutMs);
     if (timeout.error) return false;
     const wire = type.stream
       ? type.binary
@@ -165,8 +128,15 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     const onShutdown = () => controller.abort(options.shutdownSignal.reason);
     if (options.shutdownSignal.aborted) onShutdown();
     else options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+    let expired = false;
     const deadline =
-      timeoutMs === undefined ? undefined : setTimeout(() => controller.abort(deadlineExceeded()), timeoutMs);
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            expired = true;
+            controller.abort(deadlineExceeded());
+            resetIfStalled(res, 0); // e.g. a large unary answer or a status the caller never takes
+          }, timeoutMs);
     const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     const context: HandlerContext = {
       method: entry.method,
@@ -197,20 +167,27 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
         options.admit(entry.operation); // first, so a refused call costs no body read, decode or authentication
         context.values.set(ADMITTED, true);
       }
-      const bytes = wire.unwrap(await readBodyCapped(req, options.readMaxBytes, controller.signal));
-      const input = parseRequest(entry.serialization.getI(binary), bytes);
+      const received = await readBodyCapped(req, options.readMaxBytes, controller.signal);
+      const input = decodeRequest(wire, entry.serialization.getI(binary), binary, received, (reason) =>
+        options.onDecodeRefused?.(req.url ?? "", reason),
+      );
       if (entry.method.methodKind === "unary") {
         body = toBytes(await (entry.impl as UnaryImpl)(input as never, context));
       } else {
         const framed = wire as FramedWire; // connect() pairs streaming methods with streaming content types only
         for await (const message of (entry.impl as StreamImpl)(input as never, context)) {
+          // The caller left (a reset stream, or the signal says so): the loop's return() ends the impl.
+          if (responseGone(res) || controller.signal.reason === CALLER_GONE) break;
+          // The deadline passed (or shutdown forced) while the caller was not reading: it gets nothing
+          // more. The implementation, whose signal aborted, ends on its own with its error (logged and
+          // settled as such); the stuck response is reset below.
+          if (controller.signal.aborted && res.writableNeedDrain) continue;
           const frame = framed.message(toBytes(message));
-          if (res.destroyed || res.writableEnded) break; // the caller left: the loop's return() ends the impl
           if (!streaming) {
             framed.head(res, context);
             streaming = true;
           }
-          if (!res.write(frame)) await drained(res);
+          if (!res.write(frame)) await drained(res, controller.signal);
         }
       }
     } catch (error) {
@@ -220,7 +197,11 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
       options.shutdownSignal.removeEventListener("abort", onShutdown);
       controller.abort(CALL_FINISHED); // as connect-node does: work still tied to the call stops now
     }
-    if (res.destroyed || res.writableEnded) return;
+    if (responseGone(res)) return;
+    if (expired && res.writableNeedDrain) {
+      abandon(res); // the caller is not reading: not even the status could reach it
+      return;
+    }
     try {
       if (wire.kind === "connect-unary") {
         wire.answer(res, context, body, failure);
@@ -252,29 +233,32 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
 
 /**
  * The request message. connect's binary parser reports a body that does not decode as INTERNAL;
- * it is the caller's bad input, so it is INVALID_ARGUMENT here (JSON already is).
+ * it is the caller's bad input, so it is INVALID_ARGUMENT here (JSON already is), worded as the
+ * decode gate in front of connect-node words it. Each refusal is reported (`refused`) with a fixed
+ * reason, for the log.
  */
-function parseRequest(serialization: { parse(bytes: Uint8Array): unknown }, bytes: Uint8Array): unknown {
+function decodeRequest(
+  wire: Wire,
+  serialization: { parse(bytes: Uint8Array): unknown },
+  binary: boolean,
+  body: Uint8Array,
+  refused: (reason: string) => void,
+): unknown {
+  let bytes: Uint8Array;
+  try {
+    bytes = wire.unwrap(body);
+  } catch (error) {
+    refused(decodeFailureReason(error, binary));
+    throw error;
+  }
   try {
     return serialization.parse(bytes);
   } catch (error) {
-    if (error instanceof ConnectError && error.code === Code.Internal)
-      throw new ConnectError(`cannot decode the request message: ${error.rawMessage}`, Code.InvalidArgument);
-    throw error;
+    if (error instanceof ConnectError && error.code === Code.ResourceExhausted) throw error; // the size limit
+    refused(decodeFailureReason(error, binary));
+    const raw = error instanceof ConnectError ? error.rawMessage : String(error);
+    throw new ConnectError(`cannot decode the request message: ${raw}`, Code.InvalidArgument);
   }
-}
-
-/** Resolves when the response can take more (or the caller is gone). */
-function drained(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.once("drain", done);
-    res.once("close", done);
-  });
 }
 
 function headerValue(value: string | string[] | undefined): string | null {
@@ -294,128 +278,9 @@ function asConnectError(error: unknown): ConnectError {
   return ConnectError.from(error, Code.Internal);
 }
 
-/**
- * The one enveloped message: 5-byte prefix (flags, big-endian length) then exactly that many bytes.
- * Errors as connect-node reports them: no message or a second whole one is a cardinality error
- * (UNIMPLEMENTED, as gRPC's status code table defines it); a cut or broken envelope is INVALID_ARGUMENT.
- */
-function decodeEnvelope(bytes: Uint8Array): Uint8Array {
-  if (bytes.length === 0) throw new ConnectError("protocol error: missing input message", Code.Unimplemented);
-  if (bytes.length < 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-  if ((bytes[0]! & 0x01) !== 0)
-    throw new ConnectError("protocol error: compressed message without an encoding header", Code.Internal);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getUint32(1);
-  const rest = bytes.length - 5 - length;
-  if (rest < 0)
-    throw new ConnectError(
-      `protocol error: promised ${length} bytes, received ${bytes.length - 5}`,
-      Code.InvalidArgument,
-    );
-  if (rest > 0) {
-    const next = 5 + length;
-    if (rest >= 5 && rest >= 5 + view.getUint32(next + 1))
-      throw new ConnectError("protocol error: received extra input message", Code.Unimplemented);
-    throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-  }
-  return bytes.subarray(5);
-}
-
-function envelope(flags: number, data: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + data.length);
-  out[0] = flags;
-  out.writeUInt32BE(data.length, 1);
-  out.set(data, 5);
-  return out;
-}
-
-function toNodeHeaders(headers: Headers, into: Record<string, string> = {}): Record<string, string> {
-  headers.forEach((value, key) => {
-    into[key] = value;
-  });
-  return into;
-}
-
-const GRPC_WIRE: FramedWire = {
-  kind: "framed",
-  protocolName: "grpc",
-  unwrap: decodeEnvelope,
-  head(res, context) {
-    res.writeHead(200, toNodeHeaders(context.responseHeader, { "content-type": "application/grpc+proto" }));
-  },
-  message: (bytes) => envelope(0, bytes),
-  end(res, context, error) {
-    // Status in trailers after the headers (Node's compat API cannot send a trailers-only HEADERS frame).
-    const trailer = context.responseTrailer;
-    if (error) setTrailerStatus(trailer, error);
-    else trailer.set("grpc-status", "0");
-    res.addTrailers(toNodeHeaders(trailer));
-    res.end();
-  },
-};
-
-function connectUnary(binary: boolean): ConnectUnaryWire {
-  return {
-    kind: "connect-unary",
-    protocolName: "connect",
-    unwrap: (bytes) => bytes,
-    answer(res, context, body, error) {
-      let status = 200;
-      let out: Uint8Array;
-      if (error !== undefined || body === undefined) {
-        const failure = error ?? noResponse();
-        status = codeToHttpStatus(failure.code);
-        failure.metadata.forEach((value, key) => {
-          context.responseHeader.set(key, value);
-        });
-        context.responseHeader.set("content-type", "application/json");
-        out = errorToJsonBytes(failure, {});
-      } else {
-        context.responseHeader.set("content-type", binary ? "application/proto" : "application/json");
-        out = body;
-      }
-      // Trailers go as `trailer-` headers (connect's trailerMux, without building another Headers).
-      const head = toNodeHeaders(context.responseHeader);
-      context.responseTrailer.forEach((value, key) => {
-        head[`trailer-${key}`] = value;
-      });
-      head["content-length"] = String(out.byteLength);
-      res.writeHead(status, head);
-      res.end(out);
-    },
-  };
-}
-
-function connectStream(binary: boolean): FramedWire {
-  const type = binary ? "application/connect+proto" : "application/connect+json";
-  return {
-    kind: "framed",
-    protocolName: "connect",
-    unwrap: decodeEnvelope,
-    head(res, context) {
-      res.writeHead(200, toNodeHeaders(context.responseHeader, { "content-type": type }));
-    },
-    message: (bytes) => envelope(0, bytes),
-    end(res, context, error) {
-      // Errors and trailers travel in the end-stream message; the HTTP status stays 200.
-      const data = END_STREAM.serialize({ metadata: context.responseTrailer, ...(error ? { error } : {}) });
-      res.end(envelope(endStreamFlag, data));
-    },
-  };
-}
-
-const CONNECT_UNARY_JSON = connectUnary(false);
-const CONNECT_UNARY_PROTO = connectUnary(true);
-const CONNECT_STREAM_JSON = connectStream(false);
-const CONNECT_STREAM_PROTO = connectStream(true);
-
 /** As connect-node words it, with the reason header the gateway's own deadline errors carry. */
 function deadlineExceeded(): ConnectError {
   return new ConnectError("the operation timed out", Code.DeadlineExceeded, {
     "x-switchyard-reason": "deadline_exceeded",
   });
-}
-
-function noResponse(): ConnectError {
-  return new ConnectError("no response message", Code.Internal);
 }

@@ -1,6 +1,6 @@
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { metrics } from "@opentelemetry/api";
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { file_grpc_health_v1_health, Health } from "../../gen/grpc/health/v1/health_pb.ts";
@@ -22,8 +22,10 @@ import { inferenceService } from "../api/inference-service.ts";
 import type { CompiledConfig } from "../config/compile.ts";
 import { ConfigHolder } from "../config/holder.ts";
 import type { LoadedConfig } from "../config/load.ts";
+import { messagesFacade } from "../facade/anthropic/messages-facade.ts";
 import { pipelineAccess } from "../facade/openai/access.ts";
 import { openAIFacade } from "../facade/openai/facade.ts";
+import { responsesFacade } from "../facade/responses/responses-facade.ts";
 import { createLimitStores, type LimitStoresConfig } from "../limits/create-limit-stores.ts";
 import { LedgerWriter } from "../metering/ledger-writer.ts";
 import { Admitter } from "../pipeline/admission.ts";
@@ -42,11 +44,17 @@ import type { Store, StoreConfig } from "../store/store.ts";
 import type { Logger } from "../telemetry/logger.ts";
 import { GatewayMetrics } from "../telemetry/metrics.ts";
 import { RequestTelemetry } from "../telemetry/request-telemetry.ts";
+import { guardDecoding, JSON_OPTIONS } from "./decode-gate.ts";
 import { createFastPath } from "./fast-path.ts";
 import { HealthStatus, healthService } from "./health.ts";
+import { dropBodyWhenAbandoned } from "./http/abandoned-body.ts";
+import { capTimeoutHeader } from "./http/caller-timeout.ts";
+import { Cors } from "./http/cors.ts";
+import { resetIfStalled } from "./http/stalled-response.ts";
 import { type Listener, listen } from "./listen.ts";
 import { OverloadGuard } from "./overload-guard.ts";
 import { DescriptorIndex, reflectionServiceV1, reflectionServiceV1alpha } from "./reflection.ts";
+import { refusalInterceptor } from "./refusal-interceptor.ts";
 import { drain } from "./shutdown.ts";
 
 export type Gateway = {
@@ -62,15 +70,18 @@ export type Gateway = {
   shutdown(graceMs?: number): Promise<{ forced: boolean }>;
 };
 
+// Every service served is listed (buf curl, grpcurl and Postman discover RPCs this way); the
+// admin schema is public like the rest, each admin RPC still needs an authorised key.
 const SERVICES = [
   InferenceService.typeName,
+  AdminService.typeName,
   Health.typeName,
   ReflectionV1.typeName,
   ReflectionV1alpha.typeName,
 ];
 
 /**
- * Builds and starts the gateway on one port: InferenceService, health and
+ * Builds and starts the gateway on one port: InferenceService, AdminService, health and
  * reflection over gRPC, gRPC-Web and Connect.
  */
 export async function startGateway(options: {
@@ -163,7 +174,8 @@ export async function startGateway(options: {
       })),
     () => ({ lagMs: overload.lagMs, shedShare: overload.shedShare }),
   );
-  const telemetry = new RequestTelemetry(gatewayMetrics, logger);
+  // A workload label is a configured route's name, else "other" (so callers cannot mint series).
+  const telemetry = new RequestTelemetry(gatewayMetrics, logger, (w) => config.current.routes.has(w));
   const openai = openAIFacade({
     pipeline,
     config: () => config.current,
@@ -171,6 +183,22 @@ export async function startGateway(options: {
     telemetry,
     maxRequestBytes: config.current.loaded.config.server.limits.maxRequestBytes,
     ...pipelineAccess(pipeline), // authenticate first; /v1/models shows what the key allows
+  });
+  const anthropic = messagesFacade({
+    pipeline,
+    config: () => config.current,
+    logger,
+    telemetry,
+    maxRequestBytes: config.current.loaded.config.server.limits.maxRequestBytes,
+    ...pipelineAccess(pipeline),
+  });
+  const openaiResponses = responsesFacade({
+    pipeline,
+    config: () => config.current,
+    logger,
+    telemetry,
+    maxRequestBytes: config.current.loaded.config.server.limits.maxRequestBytes,
+    ...pipelineAccess(pipeline),
   });
   const descriptors = new DescriptorIndex(
     [
@@ -187,6 +215,18 @@ export async function startGateway(options: {
   // Who waits for "no request in flight" (only a draining shutdown): a plain list, no Event per request.
   const idleWaiters: (() => void)[] = [];
   const inference = inferenceService({ pipeline, config: () => config.current, logger, telemetry });
+  const forceSignal = new AbortController();
+  const connectLimits = {
+    readMaxBytes: server.limits.maxRequestBytes,
+    writeMaxBytes: server.limits.maxResponseBytes,
+    maxTimeoutMs: server.limits.maxTimeoutMs,
+    shutdownSignal: forceSignal.signal,
+    jsonOptions: JSON_OPTIONS,
+  };
+  // Bad input is the caller's: refused INVALID_ARGUMENT, one bounded line (path and a fixed reason).
+  const refused = (path: string, reason: string) =>
+    logger.info({ path, reason }, "request refused: bad input");
+  const acceptCompression = [compressionGzip, compressionBrotli]; // connect-node's default, named for the gate
   const routes = (router: ConnectRouter) => {
     router.service(InferenceService, inference);
     router.service(
@@ -200,22 +240,18 @@ export async function startGateway(options: {
         config,
         configFile: options.configFile,
       }),
+      { interceptors: [refusalInterceptor(refused)] },
     );
     router.service(Health, healthService(health));
     router.service(ReflectionV1, reflectionServiceV1(descriptors));
     router.service(ReflectionV1alpha, reflectionServiceV1alpha(descriptors));
+    guardDecoding(router, { ...connectLimits, acceptCompression, onRefused: refused });
   };
-  const forceSignal = new AbortController();
-  const connectLimits = {
-    readMaxBytes: server.limits.maxRequestBytes,
-    writeMaxBytes: server.limits.maxResponseBytes,
-    maxTimeoutMs: server.limits.maxTimeoutMs,
-    shutdownSignal: forceSignal.signal,
-  };
-  const handler = connectNodeAdapter({ routes, ...connectLimits });
+  const handler = connectNodeAdapter({ routes, acceptCompression, ...connectLimits });
   // The hot inference calls skip connect-node's universal handler; everything else goes through it.
   const fastPath = createFastPath({
     ...connectLimits,
+    onDecodeRefused: refused,
     // Shedding at the front door, before the body is read: the cheapest refusal.
     admit: (operation) => {
       try {
@@ -236,15 +272,23 @@ export async function startGateway(options: {
     ],
   });
 
+  // Read at start-up, like the listen settings: a reload does not change who may call from a browser.
+  const cors = server.cors && server.cors.allowedOrigins.length > 0 ? new Cors(server.cors) : undefined;
   const listener: Listener = await listen(
     {
       host: server.host,
       port: options.port ?? server.port,
       tls: server.tls,
       maxConcurrentStreams: server.limits.maxConcurrentStreams,
+      timeouts: {
+        ...server.limits,
+        onClose: (reason) => gatewayMetrics.connectionsClosed.add(1, { reason }),
+      },
+      maxConnections: server.limits.maxConnections,
     },
     (req, res) => {
       const metricsPath = config.current.loaded.config.telemetry.metrics.path;
+      if (cors?.handle(req.method, req.headers, res)) return; // a preflight, answered
       if (options.prometheus && req.method === "GET" && req.url === metricsPath) {
         options.prometheus.getMetricsRequestHandler(req as never, res as never);
         return;
@@ -255,10 +299,18 @@ export async function startGateway(options: {
         if (active === 0 && idleWaiters.length > 0) for (const wake of idleWaiters.splice(0)) wake();
       });
       if (req.url?.startsWith("/v1/")) {
+        if (anthropic(req, res)) return; // the Anthropic Messages front door (/v1/messages…, /v1/models for its SDKs)
+        if (openaiResponses(req, res)) return; // the OpenAI Responses front door (/v1/responses…)
         openai(req, res); // the OpenAI-compatible REST facade
         return;
       }
-      if (!fastPath(req, res)) handler(req, res);
+      if (fastPath(req, res)) return;
+      // connect-node would refuse a timeout over the cap (docs: it is capped) and keeps serving a
+      // caller that stopped reading past its deadline: cap the header, reset such a response.
+      const timeoutMs = capTimeoutHeader(req.headers, server.limits.maxTimeoutMs);
+      if (timeoutMs !== undefined) resetIfStalled(res, timeoutMs);
+      if (!("stream" in req)) dropBodyWhenAbandoned(req, server.limits.maxRequestBytes);
+      handler(req, res);
     },
   );
 

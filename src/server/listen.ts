@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import { type ConnectionLimits, watchConnection, watchRequest, watchSession } from "./connection-timeouts.ts";
 
 export type RequestHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -13,6 +14,10 @@ export type ListenOptions = {
   port: number;
   tls: { certFile: string; keyFile: string } | undefined;
   maxConcurrentStreams: number;
+  /** Header, idle and request timeouts of every connection (ours: see connection-timeouts.ts). */
+  timeouts: ConnectionLimits;
+  /** Open connections; the ones over it are closed at once (0 = no cap). */
+  maxConnections: number;
 };
 
 /** Everything that holds connections open, so shutdown can drain and then force them. */
@@ -33,10 +38,19 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * client preface means h2c (gRPC, Connect over HTTP/2), anything else is
  * HTTP/1.1 (Connect, gRPC-Web, REST). TLS: ALPN decides (h2 or http/1.1).
  */
-export async function listen(options: ListenOptions, handler: RequestHandler): Promise<Listener> {
+export async function listen(options: ListenOptions, serve: RequestHandler): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   const h2Settings = { maxConcurrentStreams: options.maxConcurrentStreams };
+  const { timeouts } = options;
+  const handler: RequestHandler = (req, res) => {
+    watchRequest(req, res, timeouts);
+    serve(req, res);
+  };
+  const onSession = (session: http2.ServerHttp2Session) => {
+    track(sessions, session);
+    watchSession(session);
+  };
 
   let h1: http.Server | undefined;
   let front: net.Server;
@@ -48,20 +62,29 @@ export async function listen(options: ListenOptions, handler: RequestHandler): P
         allowHTTP1: true,
         ALPNProtocols: ["h2", "http/1.1"],
         settings: h2Settings,
+        handshakeTimeout: timeouts.headersTimeoutMs, // Node's default is 120 s
       },
       handler,
     );
-    (front as http2.Http2SecureServer).on("session", (s: http2.ServerHttp2Session) => track(sessions, s));
+    const secure = front as http2.Http2SecureServer & { keepAliveTimeout?: number };
+    secure.keepAliveTimeout = timeouts.idleTimeoutMs; // what its HTTP/1.1 side advertises in keep-alive
+    // Before http2's own listener, which starts the session (or HTTP/1.1) on this socket at once.
+    secure.prependListener("secureConnection", (socket) => watchConnection(socket, timeouts));
+    secure.on("session", onSession);
   } else {
     const h2 = http2.createServer({ settings: h2Settings }, handler);
-    h2.on("session", (s: http2.ServerHttp2Session) => track(sessions, s));
-    h1 = http.createServer(handler);
+    h2.on("session", onSession);
+    h1 = http.createServer({ keepAliveTimeout: timeouts.idleTimeoutMs }, handler);
     const plain = h1;
     front = net.createServer((socket) => {
       socket.setNoDelay(true);
+      watchConnection(socket, timeouts); // the headers clock covers sniffing too
       sniff(socket, (isH2) => (isH2 ? h2 : plain).emit("connection", socket));
     });
   }
+  // Over the cap, Node closes each new connection as it is accepted.
+  if (options.maxConnections > 0) front.maxConnections = options.maxConnections;
+  front.on("drop", () => timeouts.onClose?.("connection_cap"));
   front.on("connection", (socket: net.Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));

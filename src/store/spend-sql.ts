@@ -1,3 +1,4 @@
+import { SPEND_SUMS } from "./ledger-row.ts";
 import { uniqueDimensions } from "./spend.ts";
 import type { SpendDimension, SpendQuery } from "./store.ts";
 
@@ -11,16 +12,20 @@ export type SpendDialect = {
   timeColumn: string;
   /** An expression giving the UTC date "YYYY-MM-DD" of the request time. */
   dayExpression: string;
+  /** An expression giving the UTC hour "YYYY-MM-DDTHH" of the request time. */
+  hourExpression: string;
   /** The time as the driver wants it bound (epoch ms for SQLite, a Date for PostgreSQL). */
   timeParam(time: Date): unknown;
 };
 
-const COLUMNS: Record<Exclude<SpendDimension, "day">, string> = {
+const COLUMNS: Record<Exclude<SpendDimension, "day" | "hour">, string> = {
   key: "key_id",
   team: "team",
   workload: "workload",
   backend: "backend",
   model: "model",
+  end_user: "end_user_id",
+  service_tier: "service_tier",
 };
 
 const FILTER_COLUMNS = {
@@ -31,10 +36,13 @@ const FILTER_COLUMNS = {
   model: "model",
 } as const;
 
+const LIST_FILTER_COLUMNS = { workloadIn: "workload", modelIn: "model" } as const;
+
 /**
  * Builds the grouped spend query. Every identifier comes from the fixed maps
  * above, never from the caller; values are always bound parameters. The
- * result columns are g0..gN (in `dimensions` order) and the four aggregates.
+ * result columns are g0..gN (in `dimensions` order), requests, cost_micro_usd and
+ * one sum per SPEND_SUMS column, named as the column.
  */
 export function buildSpendSql(
   query: SpendQuery,
@@ -46,7 +54,9 @@ export function buildSpendSql(
     params.push(value);
     return dialect.placeholder(params.length);
   };
-  const expressions = dimensions.map((d) => (d === "day" ? dialect.dayExpression : COLUMNS[d]));
+  const expressions = dimensions.map((d) =>
+    d === "day" ? dialect.dayExpression : d === "hour" ? dialect.hourExpression : COLUMNS[d],
+  );
   const where = [
     `${dialect.timeColumn} >= ${bind(dialect.timeParam(query.since))}`,
     `${dialect.timeColumn} < ${bind(dialect.timeParam(query.until))}`,
@@ -55,11 +65,16 @@ export function buildSpendSql(
     const value = query.filter?.[field as keyof typeof FILTER_COLUMNS];
     if (value !== undefined) where.push(`${column} = ${bind(value)}`);
   }
+  for (const [field, column] of Object.entries(LIST_FILTER_COLUMNS)) {
+    const values = query.filter?.[field as keyof typeof LIST_FILTER_COLUMNS];
+    if (values === undefined) continue;
+    // An empty reach matches nothing (IN () is not valid SQL).
+    where.push(values.length === 0 ? "1 = 0" : `${column} IN (${values.map(bind).join(", ")})`);
+  }
   const select = [
     ...expressions.map((e, i) => `${e} AS g${i}`),
     "COUNT(*) AS requests",
-    "COALESCE(SUM(input_tokens), 0) AS input_tokens",
-    "COALESCE(SUM(output_tokens), 0) AS output_tokens",
+    ...SPEND_SUMS.map(([, , column]) => `COALESCE(SUM(${column}), 0) AS ${column}`),
     "COALESCE(SUM(cost_micro_usd), 0) AS cost_micro_usd",
   ];
   // HAVING keeps the no-groupBy case consistent: no matching record → no row, like the grouped case.

@@ -9,6 +9,9 @@ export const SPEND_DIMENSIONS: readonly SpendDimension[] = [
   "backend",
   "model",
   "day",
+  "hour",
+  "end_user",
+  "service_tier",
 ];
 
 /** groupBy without repeats, in the caller's order (a repeated dimension would add nothing). */
@@ -26,6 +29,11 @@ export function utcDay(time: Date): string {
   return time.toISOString().slice(0, 10);
 }
 
+/** The UTC hour "YYYY-MM-DDTHH". */
+export function utcHour(time: Date): string {
+  return time.toISOString().slice(0, 13);
+}
+
 export function dimensionValue(record: UsageRecord, dimension: SpendDimension): string | null {
   switch (dimension) {
     case "key":
@@ -40,6 +48,12 @@ export function dimensionValue(record: UsageRecord, dimension: SpendDimension): 
       return record.model;
     case "day":
       return utcDay(record.time);
+    case "hour":
+      return utcHour(record.time);
+    case "end_user":
+      return record.endUserId;
+    case "service_tier":
+      return record.serviceTier;
   }
 }
 
@@ -54,7 +68,9 @@ export function matchesSpend(record: UsageRecord, query: SpendQuery): boolean {
     (f.team === undefined || record.team === f.team) &&
     (f.workload === undefined || record.workload === f.workload) &&
     (f.backend === undefined || record.backend === f.backend) &&
-    (f.model === undefined || record.model === f.model)
+    (f.model === undefined || record.model === f.model) &&
+    (f.workloadIn === undefined || f.workloadIn.includes(record.workload)) &&
+    (f.modelIn === undefined || (record.model !== null && f.modelIn.includes(record.model)))
   );
 }
 

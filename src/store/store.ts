@@ -92,25 +92,58 @@ export type UsageRecord = {
   operation: string;
   /** "ok" or the error reason. */
   status: string;
+  /** Every input token, cache reads and writes included. */
   inputTokens: number;
+  /** Every output token, reasoning included. */
   outputTokens: number;
+  /** Of inputTokens, read from the prompt cache. */
   cachedInputTokens: number;
+  /** Of inputTokens, written to the prompt cache (all TTLs); of those, cacheWrite1hTokens with a 1h TTL. */
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
+  /** Of outputTokens, spent reasoning. */
+  reasoningTokens: number;
+  /** Of inputTokens, audio and image tokens. The classes are 0 when the provider reported none. */
+  audioInputTokens: number;
+  imageInputTokens: number;
   costMicroUsd: number | null;
   accuracy: "exact" | "estimated";
   attempts: number;
   latencyMs: number;
   ttftMs: number | null;
+  /** The end user the caller named (at most MAX_END_USER_ID characters), or null. */
+  endUserId: string | null;
+  /** The service tier the provider reported serving ("auto", "default", "flex", "priority"), or null. */
+  serviceTier: string | null;
 };
 
-export type SpendDimension = "key" | "team" | "workload" | "backend" | "model" | "day";
+/** day = UTC date "YYYY-MM-DD", hour = UTC "YYYY-MM-DDTHH". */
+export type SpendDimension =
+  | "key"
+  | "team"
+  | "workload"
+  | "backend"
+  | "model"
+  | "day"
+  | "hour"
+  | "end_user"
+  | "service_tier";
 
 export type SpendQuery = {
-  /** day = the UTC date "YYYY-MM-DD". */
   groupBy: SpendDimension[];
   /** [since, until) */
   since: Date;
   until: Date;
-  filter?: { keyId?: string; team?: string; workload?: string; backend?: string; model?: string };
+  filter?: {
+    keyId?: string;
+    team?: string;
+    workload?: string;
+    backend?: string;
+    model?: string;
+    /** Only records of these workloads / models (a reader's reach); an empty list matches nothing. */
+    workloadIn?: string[];
+    modelIn?: string[];
+  };
 };
 
 /** Only groups with at least one request are returned; an unpriced request adds 0 to costMicroUsd. */
@@ -120,6 +153,13 @@ export type SpendRow = {
   inputTokens: number;
   outputTokens: number;
   costMicroUsd: number;
+  /** Sums of the token classes (each a part of inputTokens or outputTokens). */
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
+  reasoningTokens: number;
+  audioInputTokens: number;
+  imageInputTokens: number;
 };
 
 export interface LedgerStore {

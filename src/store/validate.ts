@@ -1,3 +1,4 @@
+import { TOKEN_CLASS_FIELDS } from "./ledger-row.ts";
 import type { ApiKeyRecord, AuditEvent, AuditListFilter, SpendQuery, UsageRecord } from "./store.ts";
 
 /**
@@ -9,6 +10,10 @@ import type { ApiKeyRecord, AuditEvent, AuditListFilter, SpendQuery, UsageRecord
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The display prefix is at most the first 12 chars of the secret: never enough to use it. */
 export const MAX_PREFIX_LENGTH = 12;
+/** The most characters of an end user id (a client string) a ledger row keeps. */
+export const MAX_END_USER_ID = 128;
+/** Service tiers are provider words (auto, default, flex, priority): short. */
+export const MAX_SERVICE_TIER = 32;
 
 export function checkDate(value: Date, what: string): void {
   if (!(value instanceof Date) || Number.isNaN(value.getTime()))
@@ -57,15 +62,21 @@ export function checkUsageRecord(record: UsageRecord): void {
   for (const field of ["workload", "route", "protocol", "operation", "status"] as const) {
     if (typeof record[field] !== "string") throw new RangeError(`usage record ${field} must be a string`);
   }
-  for (const field of ["keyId", "team", "backend", "model"] as const) {
+  for (const field of ["keyId", "team", "backend", "model", "endUserId", "serviceTier"] as const) {
     const value = record[field];
     if (value !== null && typeof value !== "string")
       throw new RangeError(`usage record ${field} must be a string or null`);
   }
+  if (record.endUserId !== null && record.endUserId.length > MAX_END_USER_ID)
+    throw new RangeError(`usage record endUserId must be at most ${MAX_END_USER_ID} characters`);
+  if (record.serviceTier !== null && record.serviceTier.length > MAX_SERVICE_TIER)
+    throw new RangeError(`usage record serviceTier must be at most ${MAX_SERVICE_TIER} characters`);
   checkDate(record.time, "usage record time");
   count(record.inputTokens, "inputTokens");
   count(record.outputTokens, "outputTokens");
-  count(record.cachedInputTokens, "cachedInputTokens");
+  for (const field of TOKEN_CLASS_FIELDS) count(record[field], field);
+  if (record.cacheWrite1hTokens > record.cacheWriteTokens)
+    throw new RangeError("usage record cacheWrite1hTokens must not exceed cacheWriteTokens");
   count(record.attempts, "attempts");
   count(record.latencyMs, "latencyMs");
   if (record.ttftMs !== null) count(record.ttftMs, "ttftMs");

@@ -25,6 +25,7 @@ export class GatewayMetrics {
   readonly fallbacks: Counter;
   readonly rejections: Counter;
   readonly inFlight: UpDownCounter;
+  readonly connectionsClosed: Counter;
   readonly breakerState: ObservableGauge;
   readonly eventLoopLag: ObservableGauge;
   readonly shedShare: ObservableGauge;
@@ -78,6 +79,10 @@ export class GatewayMetrics {
     });
     this.inFlight = meter.createUpDownCounter("switchyard.in_flight", {
       description: "Requests in progress, by operation (streams are generate_stream)",
+    });
+    this.connectionsClosed = meter.createCounter("switchyard.connections.closed", {
+      description:
+        "Connections the gateway closed (or requests it cut) on its own: header, idle or request timeout, connection cap",
     });
     this.breakerState = meter.createObservableGauge("switchyard.breaker.state", {
       description: "Circuit breaker state per backend: 0 closed, 1 half-open, 2 open",

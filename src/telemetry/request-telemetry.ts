@@ -3,6 +3,7 @@ import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledTarget } from "../config/compile.ts";
 import { GatewayError } from "../errors/gateway-error.ts";
 import type { UpstreamError } from "../errors/upstream-error.ts";
+import { bounded } from "./bounded.ts";
 import type { Logger } from "./logger.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import { ATTR, extractContext, injectHeaders, startClientSpan, startServerSpan } from "./tracing.ts";
@@ -13,18 +14,37 @@ export type AttemptObserver = {
   end(outcome: "success" | "failed" | "failed_after_commit", failure?: UpstreamError): void;
 };
 
+/** The workload label of a request whose workload no route of the config names. */
+export const OTHER_WORKLOAD = "other";
+
 /**
  * Everything the gateway tells operators about one request, written once:
  * the server span (and a client span per attempt), the metrics, and the one
  * request log line — all from the same RequestContext, so they agree.
+ * Metric labels take config values only (a workload no route names is
+ * `other`; backends and models are the config's targets), so no caller, with
+ * or without a key, can add a series; client strings in the log line and span
+ * are cut to MAX_CLIENT_STRING (bounded.ts).
  */
 export class RequestTelemetry {
   readonly #metrics: GatewayMetrics | undefined;
   readonly #logger: Logger;
+  readonly #configured: (workload: string) => boolean;
 
-  constructor(metrics: GatewayMetrics | undefined, logger: Logger) {
+  /** `configured`: whether a route of the current config serves this workload (read per request). */
+  constructor(
+    metrics: GatewayMetrics | undefined,
+    logger: Logger,
+    configured: (workload: string) => boolean = () => false,
+  ) {
     this.#metrics = metrics;
     this.#logger = logger;
+    this.#configured = configured;
+  }
+
+  /** The request's workload as a metric label: a configured route's name, else `other`. */
+  #workload(ctx: RequestContext): string {
+    return this.#configured(ctx.workload) ? ctx.workload : OTHER_WORKLOAD;
   }
 
   begin(
@@ -35,7 +55,7 @@ export class RequestTelemetry {
     ctx.span = startServerSpan(name, extractContext(incoming));
     ctx.span.setAttributes({
       [ATTR.requestId]: ctx.id,
-      [ATTR.workload]: ctx.workload,
+      [ATTR.workload]: bounded(ctx.workload),
       [ATTR.protocol]: ctx.protocol,
     });
     this.#metrics?.inFlight.add(1, { operation: ctx.operation });
@@ -82,7 +102,7 @@ export class RequestTelemetry {
 
   /** A content event went to the caller: time to first token, then gaps between events. */
   content(ctx: RequestContext, now = performance.now()): void {
-    const attrs = { workload: ctx.workload, backend: ctx.decision.servedBy?.backend ?? "" };
+    const attrs = { workload: this.#workload(ctx), backend: ctx.decision.servedBy?.backend ?? "" };
     if (ctx.timing.firstContentAt === undefined) {
       ctx.timing.firstContentAt = now;
       this.#metrics?.ttft.record(now - ctx.timing.start, attrs);
@@ -111,7 +131,7 @@ export class RequestTelemetry {
         team: ctx.principal?.team,
         protocol: ctx.protocol,
         operation: ctx.operation,
-        workload: ctx.workload,
+        workload: bounded(ctx.workload),
         route: d.route || undefined,
         variant: d.variant,
         strategy: d.strategy || undefined,
@@ -132,6 +152,10 @@ export class RequestTelemetry {
         inputTokens: usage?.inputTokens,
         outputTokens: usage?.outputTokens,
         cachedInputTokens: usage?.cachedInputTokens || undefined,
+        // The finer classes only when the provider reported some: the line stays short otherwise.
+        reasoningTokens: usage?.reasoningTokens || undefined,
+        cacheWriteTokens: usage?.cacheWriteTokens || undefined,
+        serviceTier: usage?.serviceTier,
         costMicroUsd: usage?.costMicroUsd,
         usageAccuracy: usage?.accuracy,
       };
@@ -155,7 +179,7 @@ export class RequestTelemetry {
           [ATTR.backend]: served.backend,
           [ATTR.responseModel]: ctx.servedModel ?? served.model,
         });
-        span.setAttribute(ATTR.requestModel, ctx.requestedModel || served.model);
+        span.setAttribute(ATTR.requestModel, bounded(ctx.requestedModel) || served.model);
       }
       if (served) span.setAttribute(ATTR.provider, served.provider);
       if (usage) {
@@ -172,8 +196,9 @@ export class RequestTelemetry {
 
     const m = this.#metrics;
     if (m) {
+      const workload = this.#workload(ctx);
       const labels = {
-        workload: ctx.workload,
+        workload,
         backend: served?.backend ?? "",
         model: served?.model ?? "",
         operation: ctx.operation,
@@ -182,16 +207,15 @@ export class RequestTelemetry {
       m.inFlight.add(-1, { operation: ctx.operation });
       m.requests.add(1, labels);
       m.duration.record(totalMs, labels);
-      m.overhead.record(overheadMs, { workload: ctx.workload, operation: ctx.operation });
+      m.overhead.record(overheadMs, { workload, operation: ctx.operation });
       if (usage && served) {
-        const at = { workload: ctx.workload, backend: served.backend, model: served.model };
+        const at = { workload, backend: served.backend, model: served.model };
         m.tokens.add(usage.inputTokens, { ...at, direction: "input" });
         m.tokens.add(usage.outputTokens, { ...at, direction: "output" });
         if (usage.costMicroUsd !== undefined) m.cost.add(usage.costMicroUsd, at);
       }
-      if (served && d.attempts.length > 1)
-        m.fallbacks.add(1, { workload: ctx.workload, backend: served.backend });
-      if (REJECTIONS.has(status)) m.rejections.add(1, { reason: status, workload: ctx.workload });
+      if (served && d.attempts.length > 1) m.fallbacks.add(1, { workload, backend: served.backend });
+      if (REJECTIONS.has(status)) m.rejections.add(1, { reason: status, workload });
     }
     return { totalMs, upstreamMs };
   }

@@ -15,21 +15,34 @@ export function kindForHttpStatus(status: number): UpstreamErrorKind {
   return "protocol";
 }
 
-/** `retry-after-ms` (OpenAI, fractional ms) wins over `retry-after` (seconds or an HTTP date). */
+/**
+ * The longest wait an upstream may ask for (5 minutes): a backend's cool-down and the delay we pass
+ * on to callers follow it, so `retry-after: 1e12` must not park a backend for good (health checks
+ * and the breaker take over past this).
+ */
+export const MAX_UPSTREAM_RETRY_AFTER_MS = 300_000;
+
+/** An upstream's wait in ms, bounded to [0, MAX_UPSTREAM_RETRY_AFTER_MS]; anything else is no wait. */
+export function boundedRetryAfter(ms: number | undefined): number | undefined {
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) return undefined;
+  return Math.min(ms, MAX_UPSTREAM_RETRY_AFTER_MS);
+}
+
+/** `retry-after-ms` (OpenAI, fractional ms) wins over `retry-after` (seconds or an HTTP date); bounded. */
 export function parseRetryAfter(
   headers: Record<string, string | string[] | undefined>,
   now: number = Date.now(),
 ): number | undefined {
   const ms = first(headers["retry-after-ms"]);
   if (ms !== undefined) {
-    const value = Number.parseFloat(ms);
-    if (Number.isFinite(value) && value >= 0) return value;
+    const value = boundedRetryAfter(Number.parseFloat(ms));
+    if (value !== undefined) return value;
   }
   const after = first(headers["retry-after"]);
   if (after === undefined) return undefined;
-  if (/^\s*\d+(\.\d+)?\s*$/.test(after)) return Number.parseFloat(after) * 1000;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(after)) return boundedRetryAfter(Number.parseFloat(after) * 1000);
   const date = Date.parse(after);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : boundedRetryAfter(Math.max(0, date - now));
 }
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -45,9 +58,15 @@ export function classifyNetworkError(error: unknown, signal: AbortSignal): Upstr
   if (error instanceof UpstreamError) return error;
   if (signal.aborted)
     return new UpstreamError("timeout", "upstream call aborted (deadline or cancel)", { cause: error });
-  const code = (error as { code?: string }).code ?? "";
-  const message = code || (error instanceof Error ? error.name : "network error");
+  const raw = (error as { code?: unknown } | undefined)?.code;
+  // Node and undici codes (ECONNRESET, UND_ERR_SOCKET) only: the name of an error class says enough otherwise.
+  const code = typeof raw === "string" && /^[A-Z][A-Z0-9_]{0,39}$/.test(raw) ? raw : "";
+  const message = code || (error instanceof Error ? boundedName(error.name) : "network error");
   if (code === "UND_ERR_CONNECT_TIMEOUT")
     return new UpstreamError("timeout", `connect timeout`, { cause: error });
   return new UpstreamError("unavailable", `network error: ${message}`, { cause: error });
+}
+
+function boundedName(name: string): string {
+  return /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(name) ? name : "Error";
 }

@@ -3,7 +3,8 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import type { AdapterCall } from "../adapters/adapter.ts";
 import type { Secret } from "../config/secret.ts";
 import { UpstreamError, type UpstreamErrorKind } from "../errors/upstream-error.ts";
-import { parseRetryAfter } from "./classify.ts";
+import { boundedRetryAfter, parseRetryAfter } from "./classify.ts";
+import { grpcCodeName } from "./provider-code.ts";
 
 export type GrpcChannelOptions = {
   /** `http://host:port` (h2c) or `https://host:port` (TLS). */
@@ -133,20 +134,16 @@ export function upstreamErrorOf(backend: string, error: unknown, signal: AbortSi
   const connectError = ConnectError.from(error);
   const code = connectError.code;
   const status = code as number;
-  const codeName = codeNameOf(code);
+  const codeName = grpcCodeName(code);
   if (signal.aborted) {
-    return new UpstreamError("timeout", `${backend} call aborted (deadline or cancel)`, {
-      status,
-      cause: error,
-    });
+    return new UpstreamError("timeout", `${backend} call aborted (deadline or cancel)`, { status });
   }
   const kind = kindForGrpcCode(code, connectError.rawMessage);
-  // Auth failures can quote part of our key: keep only the code.
-  // The server's message is not passed on: it can quote the prompt or part of a key; the code says enough.
+  // The server's message and details are not passed on, not even as the cause (a logged error prints its
+  // causes): they can quote the prompt or the key it was sent. The code says enough.
   return new UpstreamError(kind, `${backend} answered gRPC ${codeName}`, {
     status,
     retryAfterMs: kind === "overloaded" ? retryAfterOf(connectError.metadata) : undefined,
-    cause: error,
   });
 }
 
@@ -178,30 +175,8 @@ export function kindForGrpcCode(code: Code, rawMessage = ""): UpstreamErrorKind 
 /** gRPC's standard pushback trailer first, then an HTTP-style retry-after. */
 function retryAfterOf(metadata: Headers): number | undefined {
   const pushback = metadata.get("grpc-retry-pushback-ms");
-  if (pushback !== null && /^\d+$/.test(pushback.trim())) return Number.parseInt(pushback, 10);
+  if (pushback !== null && /^\d+$/.test(pushback.trim()))
+    return boundedRetryAfter(Number.parseInt(pushback, 10));
   const retryAfter = metadata.get("retry-after");
   return retryAfter === null ? undefined : parseRetryAfter({ "retry-after": retryAfter });
-}
-
-const CODE_NAMES: Record<number, string> = {
-  1: "CANCELLED",
-  2: "UNKNOWN",
-  3: "INVALID_ARGUMENT",
-  4: "DEADLINE_EXCEEDED",
-  5: "NOT_FOUND",
-  6: "ALREADY_EXISTS",
-  7: "PERMISSION_DENIED",
-  8: "RESOURCE_EXHAUSTED",
-  9: "FAILED_PRECONDITION",
-  10: "ABORTED",
-  11: "OUT_OF_RANGE",
-  12: "UNIMPLEMENTED",
-  13: "INTERNAL",
-  14: "UNAVAILABLE",
-  15: "DATA_LOSS",
-  16: "UNAUTHENTICATED",
-};
-
-function codeNameOf(code: Code): string {
-  return CODE_NAMES[code] ?? `code ${code}`;
 }

@@ -6,7 +6,10 @@ export type SseEvent = { event: string | undefined; data: string; id: string | u
 /**
  * Parses a byte stream as server-sent events (WHATWG rules): LF, CRLF or CR
  * line ends, `:` comment lines, multi-line data joined by "\n", an event
- * dispatched at each blank line. Events with no data field are skipped.
+ * dispatched at each blank line. Events with no data field are skipped, and
+ * so is an unnamed event whose data is empty: the spec would dispatch an empty
+ * message, but a bare `data:` (a keep-alive some servers send) carries nothing
+ * any JSON consumer can read. A named event is kept: its name is the message.
  */
 export async function* parseSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<SseEvent> {
   // A consumer that stops at its end marker must not have the body destroyed under it (an AbortError with a
@@ -40,7 +43,8 @@ export async function* parseSse(body: AsyncIterable<Uint8Array | string>): Async
     buffer += text;
     for (const line of takeLines()) {
       if (line === "") {
-        if (data.length > 0) yield { event, data: data.join("\n"), id };
+        const joined = data.join("\n");
+        if (data.length > 0 && (joined !== "" || event !== undefined)) yield { event, data: joined, id };
         data = [];
         event = undefined;
         continue;

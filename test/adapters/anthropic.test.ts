@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import type { AdapterCall, AdapterEvent, GenerateInput, ToolChoice } from "../../src/adapters/adapter.ts";
 import { AnthropicAdapter, type AnthropicAdapterOptions } from "../../src/adapters/anthropic/index.ts";
+import { MessageStreamTranslator } from "../../src/adapters/anthropic/stream.ts";
 import { Secret } from "../../src/config/secret.ts";
 import { UpstreamError } from "../../src/errors/upstream-error.ts";
 import {
@@ -98,7 +99,14 @@ describe("AnthropicAdapter against the Anthropic fake", () => {
       toolCalls: [],
       finishReason: "stop",
       model: "claude-sonnet-5-5-20261101",
-      usage: { inputTokens: 11, outputTokens: 3, cachedInputTokens: 0 },
+      usage: {
+        inputTokens: 11,
+        outputTokens: 3,
+        cachedInputTokens: 0,
+        cacheWriteTokens: 0,
+        cacheWrite1hTokens: 0,
+      },
+      serviceTier: "default",
     });
     assert.deepEqual(sent(), {
       model,
@@ -130,8 +138,17 @@ describe("AnthropicAdapter against the Anthropic fake", () => {
       { type: "text", text: "The" },
       { type: "text", text: " quick" },
       { type: "text", text: " fox" },
-      { type: "finish", reason: "stop", model },
-      { type: "usage", usage: { inputTokens: 5, outputTokens: 3, cachedInputTokens: 0 } },
+      { type: "finish", reason: "stop", model, serviceTier: "default" },
+      {
+        type: "usage",
+        usage: {
+          inputTokens: 5,
+          outputTokens: 3,
+          cachedInputTokens: 0,
+          cacheWriteTokens: 0,
+          cacheWrite1hTokens: 0,
+        },
+      },
     ]);
     assert.equal(sent().stream, true);
     assert.equal(fake.served.streamsCompleted, 1);
@@ -231,7 +248,7 @@ describe("AnthropicAdapter against the Anthropic fake", () => {
       calls.filter((e) => e.index === 0 && e.argumentsDelta !== "").length >= 2,
       "arguments in pieces",
     );
-    assert.deepEqual(events.at(-2), { type: "finish", reason: "tool_calls", model });
+    assert.deepEqual(events.at(-2), { type: "finish", reason: "tool_calls", model, serviceTier: "default" });
   });
 
   it("reads tool_use blocks of a unary answer as tool calls with JSON arguments", async () => {
@@ -288,7 +305,13 @@ describe("AnthropicAdapter against the Anthropic fake", () => {
       cache_creation_input_tokens: 300,
     };
     fake.enqueue({ text: "a b", usage }, { text: "a b", usage });
-    const expected = { inputTokens: 2312, outputTokens: 9, cachedInputTokens: 2000 };
+    const expected = {
+      inputTokens: 2312,
+      outputTokens: 9,
+      cachedInputTokens: 2000,
+      cacheWriteTokens: 300,
+      cacheWrite1hTokens: 0,
+    };
     assert.deepEqual((await adapter().generate(input(), call())).usage, expected);
     const events = await collect(adapter().stream(input(), call()));
     assert.deepEqual(
@@ -341,6 +364,24 @@ describe("AnthropicAdapter against the Anthropic fake", () => {
     assert.ok(!String(auth.stack).includes(KEY) && !JSON.stringify(auth).includes(KEY));
     const billing = await upstreamError(() => adapter().generate(input(), call()));
     assert.equal(billing.kind, "auth", "billing is the gateway account's problem, not the caller's");
+  });
+
+  it("a made-up error type is neither shown nor looked up (not even an inherited key such as constructor)", async () => {
+    const madeUp = `Bearer_${KEY.replace(/\W/g, "_")}`;
+    fake.enqueue(
+      { kind: "error", status: 400, body: { type: "error", error: { type: madeUp, message: KEY } } },
+      { text: "a b c", streamError: { afterEvents: 4, type: "constructor", message: KEY } },
+      { text: "a b c", streamError: { afterEvents: 4, type: madeUp } },
+    );
+    const unary = await upstreamError(() => adapter().generate(input(), call()));
+    assert.equal(unary.kind, "bad_request");
+    assert.equal(unary.message, "claude answered HTTP 400");
+    for (const expected of ["claude sent an error mid-stream", "claude sent an error mid-stream"]) {
+      const streamed = await upstreamError(() => collect(adapter().stream(input(), call())));
+      assert.equal(streamed.kind, "unavailable");
+      assert.equal(streamed.message, expected);
+      assert.equal(streamed.afterFirstToken, true);
+    }
   });
 
   it("fails a stream that sends an error event mid-way, after the tokens it produced", async () => {
@@ -435,7 +476,7 @@ describe("AnthropicAdapter against the Anthropic fake", () => {
     assert.deepEqual(JSON.parse(text), { temp: 18.5 });
     assert.deepEqual(
       events.find((e) => e.type === "finish"),
-      { type: "finish", reason: "stop", model },
+      { type: "finish", reason: "stop", model, serviceTier: "default" },
     );
   });
 
@@ -462,5 +503,34 @@ describe("AnthropicAdapter against the Anthropic fake", () => {
 
   it("has no embed method: Anthropic has no embeddings API", () => {
     assert.equal("embed" in adapter(), false);
+  });
+});
+
+describe("MessageStreamTranslator", () => {
+  it("reads a named event with empty data by its name alone, instead of failing it as not JSON", () => {
+    const translator = new MessageStreamTranslator("claude", undefined);
+    const delta = JSON.stringify({
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: "Hi" },
+    });
+    const out = [
+      ...translator.push({ event: "content_block_delta", data: delta, id: undefined }),
+      ...translator.push({ event: "content_block_stop", data: "", id: undefined }),
+      ...translator.push({ event: "message_stop", data: "", id: undefined }),
+    ];
+    assert.deepEqual(
+      out.map((e) => e.type),
+      ["text", "finish"],
+    );
+    assert.equal(translator.done, true);
+  });
+
+  it("still fails a named error event with empty data, as unavailable", () => {
+    const translator = new MessageStreamTranslator("claude", undefined);
+    assert.throws(
+      () => [...translator.push({ event: "error", data: "", id: undefined })],
+      (error: unknown) => error instanceof UpstreamError && error.kind === "unavailable",
+    );
   });
 });

@@ -63,7 +63,7 @@ describe("GeminiAdapter against the Gemini fake", () => {
       toolCalls: [],
       finishReason: "stop",
       model: "gemini-2.5-flash-001",
-      usage: { inputTokens: 17, outputTokens: 15, cachedInputTokens: 6 },
+      usage: { inputTokens: 17, outputTokens: 15, cachedInputTokens: 6, reasoningTokens: 11 },
     });
     const recorded = fake.requests[0];
     assert.equal(recorded?.path, `/v1beta/models/${MODEL}:generateContent`);
@@ -123,7 +123,10 @@ describe("GeminiAdapter against the Gemini fake", () => {
       { type: "text", text: "The" },
       { type: "text", text: " quick" },
       { type: "text", text: " fox" },
-      { type: "usage", usage: { inputTokens: 5, outputTokens: 10, cachedInputTokens: 0 } },
+      {
+        type: "usage",
+        usage: { inputTokens: 5, outputTokens: 10, cachedInputTokens: 0, reasoningTokens: 7 },
+      },
       { type: "finish", reason: "stop", model: "gemini-2.5-flash-002" },
     ]);
     assert.equal(fake.requests[0]?.path, `/v1beta/models/${MODEL}:streamGenerateContent?alt=sse`);
@@ -137,7 +140,10 @@ describe("GeminiAdapter against the Gemini fake", () => {
       { type: "text", text: "Hello" },
       { type: "text", text: " from the" },
       { type: "text", text: " Gemini fake" },
-      { type: "usage", usage: { inputTokens: 9, outputTokens: 26, cachedInputTokens: 0 } },
+      {
+        type: "usage",
+        usage: { inputTokens: 9, outputTokens: 26, cachedInputTokens: 0, reasoningTokens: 21 },
+      },
       { type: "finish", reason: "stop", model: "gemini-2.5-flash" },
     ]);
   });
@@ -279,6 +285,14 @@ describe("GeminiAdapter against the Gemini fake", () => {
     const events = await collect(adapter.stream(input({ tools: [{ name: "get_weather" }] }), call()));
     assert.deepEqual(events, [
       { type: "text", text: "Let me check both." },
+      // The first call's thought signature, kept for the next turn (named by the call it belongs to).
+      {
+        type: "reasoning",
+        index: 0,
+        provider: "gemini",
+        signature: "CiQBVKhc7nZ0bXlzaWduYXR1cmVmb3J0ZXN0cw==",
+        id: "call_0",
+      },
       {
         type: "tool_call",
         index: 0,
@@ -378,6 +392,34 @@ describe("GeminiAdapter against the Gemini fake", () => {
     assert.equal(error.kind, "unavailable");
     assert.equal(error.afterFirstToken, true);
     assert.match(error.message, /mid-stream \(INTERNAL/);
+  });
+
+  it("a status or ErrorInfo reason the server made up, or a non-JSON body, never reaches the message", async () => {
+    const leak = "AIzaSy_CANARY_0001";
+    const status = (code: number) => ({
+      code,
+      message: leak,
+      status: leak,
+      details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: leak, domain: leak }],
+    });
+    fake.enqueue(
+      { kind: "error", status: 400, body: { error: status(400) } },
+      { kind: "error", status: 400, body: { error: { ...status(400), status: "INVALID_ARGUMENT" } } },
+      { kind: "error", status: 400, body: `<html>${leak}</html>`, headers: { "content-type": "text/html" } },
+      { chunks: ["a", "b"], errorAfterEvents: 1, streamErrorStatus: status(500) },
+    );
+    assert.equal(
+      (await upstreamError(adapter.generate(input(), call()))).message,
+      "gemini-test answered HTTP 400",
+    );
+    const known = await upstreamError(adapter.generate(input(), call()));
+    assert.equal(known.message, "gemini-test answered HTTP 400 (INVALID_ARGUMENT)");
+    assert.equal(
+      (await upstreamError(adapter.generate(input(), call()))).message,
+      "gemini-test answered HTTP 400",
+    );
+    const { error } = await failingStream(adapter.stream(input(), call()));
+    assert.equal(error.message, "gemini-test sent an error mid-stream");
   });
 
   it("fails a stream the upstream cut, and one that ended without a finishReason", async () => {

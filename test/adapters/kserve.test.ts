@@ -131,6 +131,17 @@ describe("KServeAdapter", () => {
         "ensemble-streaming": { profile: "tensorrt-llm", decoupled: true },
         "no-sampling": { profile: "vllm", omitInputs: ["sampling_parameters"] },
         "wide-tokens": { profile: "tensorrt-llm", datatypes: { max_tokens: "INT64" } },
+        // The server's own strings, echoing the token it was sent: never shown.
+        hostile: {
+          profile: "tensorrt-llm",
+          datatypes: { max_tokens: "Bearer_sk_CANARY_0001" },
+          extraInputs: [{ name: "Bearer sk-CANARY-0001", datatype: "BYTES" }],
+        },
+        "hostile-missing": {
+          profile: "vllm",
+          omitInputs: ["sampling_parameters"],
+          extraInputs: [{ name: "Bearer sk-CANARY-0001", datatype: "BYTES" }],
+        },
         cold: { profile: "vllm", ready: false },
       },
     });
@@ -273,6 +284,19 @@ describe("KServeAdapter", () => {
         make().verify(call(), ["nope"]),
         /cannot read metadata of model "nope".*NOT_FOUND/,
       );
+    });
+
+    it("verify() shows only tensor names and datatypes it knows, never the server's own strings", async () => {
+      await assert.rejects(trt().verify(call(), ["hostile"]), {
+        message:
+          'backend "triton": model "hostile" input "max_tokens" is an unknown datatype, but profile tensorrt-llm needs INT32',
+      });
+      await assert.rejects(make().verify(call(), ["hostile-missing"]), {
+        message:
+          'backend "triton": model "hostile-missing" has no input "sampling_parameters" (profile vllm); ' +
+          "inputs are: text_input, stream, exclude_input_in_output, return_finish_reason, " +
+          "return_num_input_tokens, return_num_output_tokens, 1 other",
+      });
     });
 
     it("verify() passes for matching models and the metadata is read once", async () => {

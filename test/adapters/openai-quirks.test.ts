@@ -92,8 +92,11 @@ async function upstreamError(run: () => Promise<unknown>): Promise<UpstreamError
   assert.fail("expected the call to fail");
 }
 
-/** The body every profile except Mistral sends for `conversation()` streamed. */
-function openAIStyleBody(model: string): Record<string, unknown> {
+/**
+ * The body every profile except Mistral sends for `conversation()` streamed; OpenAI names the end user
+ * `safety_identifier` (its `user` is deprecated), the self-hosted servers know only `user`.
+ */
+function openAIStyleBody(model: string, endUserField = "user"): Record<string, unknown> {
   return {
     model,
     messages: [
@@ -131,7 +134,7 @@ function openAIStyleBody(model: string): Record<string, unknown> {
       },
     ],
     tool_choice: "required",
-    user: "user-7",
+    [endUserField]: "user-7",
     stream: true,
     stream_options: { include_usage: true },
   };
@@ -170,10 +173,11 @@ describe("OpenAIAdapter quirk profiles", () => {
   });
 
   for (const profile of ["openai", "vllm", "ollama", "llama-server"] as const) {
-    it(`${profile}: sends max_tokens, seed, tool_choice required, user, stream_options, ids as given`, async () => {
+    it(`${profile}: sends max_tokens, seed, tool_choice required, end user, stream_options, ids as given`, async () => {
       const fake = await start(DIALECT[profile]);
       await collect(adapter(fake, profile).stream(conversation(MODEL[profile]), call()));
-      assert.deepEqual(body(fake), openAIStyleBody(MODEL[profile]));
+      const endUserField = profile === "openai" ? "safety_identifier" : "user";
+      assert.deepEqual(body(fake), openAIStyleBody(MODEL[profile], endUserField));
     });
   }
 

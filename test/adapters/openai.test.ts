@@ -122,7 +122,15 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
       toolCalls: [],
       finishReason: "stop",
       model: "gpt-4o-mini-2024-07-18",
-      usage: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 4 },
+      // OpenAI always reports the audio and reasoning classes, zeros included, and the tier it served at.
+      usage: {
+        inputTokens: 12,
+        outputTokens: 3,
+        cachedInputTokens: 4,
+        audioInputTokens: 0,
+        reasoningTokens: 0,
+      },
+      serviceTier: "default",
     });
     assert.deepEqual(sent(), {
       model: "gpt-4o-mini",
@@ -146,7 +154,7 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
         type: "json_schema",
         json_schema: { name: "out", schema: { type: "object" }, strict: true },
       },
-      user: "user-42",
+      safety_identifier: "user-42",
     });
     const headers = fake.requests[0]?.headers;
     assert.equal(headers?.authorization, `Bearer ${KEY}`);
@@ -191,8 +199,17 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
         { type: "text", text: "Let me " },
         { type: "text", text: "check." },
         { type: "tool_call", index: 0, id: "call_1", name: "lookup", argumentsDelta: "" },
-        { type: "finish", reason: "tool_calls", model: "gpt-4o-mini" },
-        { type: "usage", usage: { inputTokens: 20, outputTokens: 6, cachedInputTokens: 8 } },
+        { type: "finish", reason: "tool_calls", model: "gpt-4o-mini", serviceTier: "default" },
+        {
+          type: "usage",
+          usage: {
+            inputTokens: 20,
+            outputTokens: 6,
+            cachedInputTokens: 8,
+            audioInputTokens: 0,
+            reasoningTokens: 0,
+          },
+        },
       ],
     );
     assert.deepEqual(sent().stream_options, { include_usage: true });
@@ -259,6 +276,34 @@ describe("OpenAIAdapter against the OpenAI fake", () => {
     assert.equal(tooLong.message, "gpt answered HTTP 400 (context_length_exceeded)");
     const edge = await upstreamError(() => adapter().generate(input(), call()));
     assert.equal(edge.message, "gpt answered HTTP 503 (503)");
+  });
+
+  it("a code or type the server made up, or a body that is not JSON, never reaches the message", async () => {
+    const leak = "Bearer_sk_proj_CANARY0001";
+    fake.enqueue(
+      { kind: "error", status: 400, body: { error: { message: leak, type: leak, param: leak, code: leak } } },
+      {
+        kind: "error",
+        status: 400,
+        body: { error: { message: leak, type: "invalid_request_error", code: leak } },
+      },
+      {
+        kind: "error",
+        status: 502,
+        body: `<html><pre>${leak}</pre></html>`,
+        headers: { "content-type": "text/html" },
+      },
+      { text: "a b", streamError: { afterEvents: 2, error: { message: leak, type: leak, code: leak } } },
+    );
+    const madeUp = await upstreamError(() => adapter().generate(input(), call()));
+    assert.equal(madeUp.message, "gpt answered HTTP 400");
+    const typeOnly = await upstreamError(() => adapter().generate(input(), call()));
+    assert.equal(typeOnly.message, "gpt answered HTTP 400 (invalid_request_error)");
+    const html = await upstreamError(() => adapter().generate(input(), call()));
+    assert.equal(html.message, "gpt answered HTTP 502");
+    assert.equal(html.kind, "unavailable");
+    const midStream = await upstreamError(() => collect(adapter().stream(input(), call())));
+    assert.equal(midStream.message, "gpt sent an error mid-stream");
   });
 
   it("retry hints: retry-after-ms wins, then retry-after, then the reset of the exhausted allowance", async () => {
@@ -472,5 +517,25 @@ describe("OpenAIAdapter: error events inside a stream", () => {
     assert.equal(cut.afterFirstToken, true);
     events = ["{not json"];
     assert.equal((await run()).kind, "protocol");
+  });
+
+  it("skips a bare empty `data:` event between chunks instead of failing the stream", async () => {
+    events = [chunk("Hi"), "", chunk(" there"), "", "[DONE]"];
+    const adapter = new OpenAIAdapter({
+      name: "vllm",
+      baseUrl: url,
+      apiKey: undefined,
+      quirks: "vllm",
+      connections: 1,
+      connectTimeoutMs: 2000,
+      healthPath: undefined,
+    });
+    try {
+      const out = await collect(adapter.stream(input(), call()));
+      const text = out.flatMap((e) => (e.type === "text" ? [e.text] : [])).join("");
+      assert.equal(text, "Hi there");
+    } finally {
+      await adapter.close();
+    }
   });
 });

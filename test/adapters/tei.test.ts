@@ -147,6 +147,39 @@ describe("TeiAdapter", () => {
     assert.equal(fake.calls.length, 0);
   });
 
+  it("names the first field it could not carry even as text when refusing generation", async () => {
+    const adapter = make();
+    const image = {
+      ...generateInput,
+      messages: [
+        {
+          role: "user" as const,
+          content: "hi",
+          parts: [
+            { type: "text" as const, text: "hi" },
+            { type: "image" as const, source: { url: "https://example.com/a.png" } },
+          ],
+        },
+      ],
+    };
+    const unary = await failure(adapter.generate(image, call()));
+    assert.equal(unary.kind, "bad_request");
+    assert.equal(unary.message, "messages[0].parts[1]: image parts are not supported by tei backend tei");
+    const logprobs = await failure(
+      (async () => {
+        for await (const _ of adapter.stream({ ...generateInput, logprobs: { top: 1 } }, call()))
+          assert.fail("no events");
+      })(),
+    );
+    assert.equal(logprobs.message, "logprobs: log probabilities are not supported by tei backend tei");
+    const cached = { ...generateInput, messages: [{ role: "user" as const, content: "hi", cache: {} }] };
+    assert.equal(
+      (await failure(adapter.generate(cached, call()))).message,
+      "backend tei (tei) serves embeddings only",
+    );
+    assert.equal(fake.calls.length, 0);
+  });
+
   it("RESOURCE_EXHAUSTED (TEI's overload) is overloaded and retryable", async () => {
     fake.enqueue({
       kind: "status",

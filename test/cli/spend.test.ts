@@ -20,7 +20,7 @@ test("switchyard spend exports the ledger as CSV and JSON, grouped and filtered"
       `store: { type: sqlite, path: ${db} }\nbackends:\n  e: { type: echo }\nroutes:\n  chat: { targets: [{ backend: e, model: m }] }\n`,
     );
     const store = await openStore({ type: "sqlite", path: db });
-    const rec = (id: string, team: string, day: string, cost: number): UsageRecord => ({
+    const rec = (id: string, team: string, day: string, cost: number, tier = "default"): UsageRecord => ({
       requestId: id,
       time: new Date(`${day}T12:00:00Z`),
       keyId: "key_1",
@@ -34,17 +34,24 @@ test("switchyard spend exports the ledger as CSV and JSON, grouped and filtered"
       status: "ok",
       inputTokens: 10,
       outputTokens: 5,
-      cachedInputTokens: 0,
+      cachedInputTokens: 4,
+      cacheWriteTokens: 3,
+      cacheWrite1hTokens: 1,
+      reasoningTokens: 2,
+      audioInputTokens: 0,
+      imageInputTokens: 1,
       costMicroUsd: cost,
       accuracy: "exact",
       attempts: 1,
       latencyMs: 3,
       ttftMs: 1,
+      endUserId: `user-${id}`,
+      serviceTier: tier,
     });
     await store.ledger.record([
       rec("r1", "ml", "2026-11-01", 1000),
       rec("r2", "ml", "2026-11-02", 2500),
-      rec("r3", "web", "2026-11-02", 500),
+      rec("r3", "web", "2026-11-02", 500, "flex"),
     ]);
     await store.close();
     const cli = [
@@ -61,10 +68,11 @@ test("switchyard spend exports the ledger as CSV and JSON, grouped and filtered"
     assert.equal(
       csv.stdout,
       [
-        "team,day,requests,input_tokens,output_tokens,cost_micro_usd,cost_usd",
-        "ml,2026-11-01,1,10,5,1000,0.001000",
-        "ml,2026-11-02,1,10,5,2500,0.002500",
-        "web,2026-11-02,1,10,5,500,0.000500",
+        "team,day,requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens," +
+          "cache_write_1h_tokens,reasoning_tokens,audio_input_tokens,image_input_tokens,cost_micro_usd,cost_usd",
+        "ml,2026-11-01,1,10,5,4,3,1,2,0,1,1000,0.001000",
+        "ml,2026-11-02,1,10,5,4,3,1,2,0,1,2500,0.002500",
+        "web,2026-11-02,1,10,5,4,3,1,2,0,1,500,0.000500",
         "",
       ].join("\n"),
     );
@@ -83,10 +91,21 @@ test("switchyard spend exports the ledger as CSV and JSON, grouped and filtered"
         requests: 2,
         inputTokens: 20,
         outputTokens: 10,
+        cacheReadTokens: 8,
+        cacheWriteTokens: 6,
+        cacheWrite1hTokens: 2,
+        reasoningTokens: 4,
+        audioInputTokens: 0,
+        imageInputTokens: 2,
         costMicroUsd: 3500,
         costUsd: 0.0035,
       },
     ]);
+    const tiers = await run(process.execPath, [...cli, "--group-by", "service_tier,end_user"]);
+    assert.deepEqual(
+      tiers.stdout.split("\n").map((line) => line.split(",").slice(0, 3).join(",")),
+      ["service_tier,end_user,requests", "default,user-r1,1", "default,user-r2,1", "flex,user-r3,1", ""],
+    );
     await assert.rejects(run(process.execPath, [...cli, "--group-by", "planet"]), /unknown planet/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -60,3 +60,37 @@ test("buf curl --list-methods over reflection lists every public method", async 
   }
   assert.ok(methods.includes("grpc.health.v1.Health/Check"));
 });
+
+// Reflection lists every service it serves, AdminService included: its schema is public (it is in
+// the repository, and lookups by name always answered it), and each admin RPC still needs a key.
+test("buf curl --list-services over reflection lists AdminService with the others", async () => {
+  const { stdout } = await run(BUF, [
+    "curl",
+    "--http2-prior-knowledge",
+    "--reflect",
+    "--list-services",
+    gw.url,
+  ]);
+  const services = stdout.trim().split("\n").sort();
+  assert.deepEqual(services, [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+    "switchyard.v1.AdminService",
+    "switchyard.v1.InferenceService",
+  ]);
+});
+
+test("buf curl --list-methods over reflection lists the admin methods", async () => {
+  const { stdout } = await run(BUF, [
+    "curl",
+    "--http2-prior-knowledge",
+    "--reflect",
+    "--list-methods",
+    gw.url,
+  ]);
+  const methods = stdout.trim().split("\n");
+  for (const m of ["CreateKey", "ListKeys", "RevokeKey", "ListRoutes", "GetSpend"]) {
+    assert.ok(methods.includes(`switchyard.v1.AdminService/${m}`), stdout);
+  }
+});

@@ -1,7 +1,8 @@
 // Randomized ledger reconciliation (issue acceptance): thousands of requests mixing successes, caller
 // cancels mid-stream, upstream resets before and after output, deadlines, failovers and retries across
 // three fake OpenAI upstreams. Afterwards: one ledger row per request that reached an upstream (none for
-// the others), and exact-usage rows sum to what the fakes themselves served.
+// the others), and exact-usage rows sum to what the fakes themselves served, class by class (cache reads
+// and writes, audio, reasoning), with a cost equal to the fakes' counts × the price list to the micro-USD.
 // SWITCHYARD_LEDGER_SEED=<n> replays a run; SWITCHYARD_LEDGER_REQUESTS=<n> makes a bigger one.
 import assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
@@ -13,6 +14,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { AdminService, SpendDimension } from "../../gen/switchyard/v1/admin_service_pb.ts";
 import { Role } from "../../gen/switchyard/v1/generation_pb.ts";
 import { InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import type { UsageRecord } from "../../src/store/store.ts";
@@ -24,6 +26,16 @@ import {
   type Script,
   startOpenAIFake,
 } from "../upstreams/openai-fake.ts";
+import {
+  classes,
+  costMicro,
+  costPico,
+  PRICED,
+  PRICES_YAML,
+  randomUsage,
+  type Tier,
+  type Usage,
+} from "./ledger-randomized-usage.ts";
 
 const SEED = Number(process.env.SWITCHYARD_LEDGER_SEED ?? randomInt(2 ** 31));
 const REQUESTS = Number(process.env.SWITCHYARD_LEDGER_REQUESTS ?? 2000);
@@ -72,7 +84,8 @@ const WEIGHTS: [Kind, number][] = [
   ["empty-messages", 3],
 ];
 type Protocol = "grpc" | "connect" | "grpc_web";
-type Usage = { prompt_tokens: number; completion_tokens: number };
+/** A chat script reporting every usage class and the tier it served at. */
+type Served = ChatScript & { usage: Usage; serviceTier: Tier };
 
 /** One request: what each fake answers it (in order), and what the caller and the ledger must see. */
 type Plan = {
@@ -87,8 +100,11 @@ type Plan = {
   code: Code | undefined;
   reachesUpstream: boolean;
   attempts: number | undefined;
-  /** Declared usage of the script that serves a successful request. */
+  /** Declared usage and tier of the script that serves a successful request. */
   usage: Usage | undefined;
+  tier: Tier | undefined;
+  /** The end user the request names ("" for none). */
+  endUser: string;
   cancelAfter?: number;
   timeoutMs?: number;
 };
@@ -112,12 +128,15 @@ function planRequest(n: number, rnd: () => number): Plan {
   }
   const protocol = pick<Protocol>(["grpc", "grpc", "connect", "grpc_web"]);
   const words = (k: number) => Array.from({ length: k }, (_, i) => `${i === 0 ? "" : " "}w${int(0, 99)}`);
-  // Every chat script declares its usage, so the fakes' own counts can be reconciled with the scripts.
-  const chat = (chunks: number, extra: ChatScript = {}): ChatScript & { usage: Usage } => ({
-    chunks: words(chunks),
-    usage: { prompt_tokens: int(1, 400), completion_tokens: int(1, 300) },
-    ...extra,
-  });
+  // Every chat script declares its usage (each class random) and tier, so the fakes' own counts can be
+  // reconciled with the scripts.
+  const chat = (chunks: number, extra: ChatScript = {}): Served =>
+    ({
+      chunks: words(chunks),
+      usage: randomUsage(int, rnd),
+      serviceTier: pick<Tier>(["default", "flex"]),
+      ...extra,
+    }) as Served;
   const ok = () => chat(int(1, 6));
   const fail = (): Script =>
     pick<Script>([{ kind: "reset" }, { kind: "error", status: pick([500, 502, 503]) }]);
@@ -133,11 +152,14 @@ function planRequest(n: number, rnd: () => number): Plan {
     reachesUpstream: true,
     attempts: 1,
     usage: undefined,
+    tier: undefined,
+    endUser: pick(["", "", "u1", "u2", `u${int(3, 9)}`]),
   };
   const serve = (fake: FakeName, attempts: number) => {
     const s = ok();
     p.scripts[fake].push(s);
     p.usage = s.usage;
+    p.tier = s.serviceTier;
     p.attempts = attempts;
   };
   switch (kind) {
@@ -249,7 +271,7 @@ async function run(plan: Plan, client: ReturnType<typeof createClient<typeof Inf
     plan.kind === "empty-messages"
       ? []
       : [{ role: Role.USER, content: [{ part: { case: "text" as const, value: text } }] }];
-  const req = { workload: plan.workload, messages };
+  const req = { workload: plan.workload, messages, endUserId: plan.endUser };
   const abort = new AbortController();
   const options = {
     onHeader: (h: Headers) => seen(h.get("x-request-id")),
@@ -300,8 +322,11 @@ before(async () => {
     "    timeouts: { totalMs: 10000, ttftMs: 5000, streamIdleMs: 5000 }\n    targets:\n" +
     targets.map((t) => `      - { backend: ${t}, model: gpt-4o-mini }\n`).join("");
   gw = await startTestGateway(
-    `${configYaml(FAKES.map(backend).join(""), `  chat:\n${route(["a", "b", "c"])}  pair:\n${route(["b", "a"])}  duo:\n${route(["a", "b"], 2)}`)}` +
-      "routing: { retryBudgetPercent: 100, minRetryConcurrency: 1000 }\n",
+    // No load shedding: on a loaded machine it refuses a share of the calls, which this test would
+    // count as requests without a log line (shedding has its own tests).
+    `${configYaml(FAKES.map(backend).join(""), `  chat:\n${route(["a", "b", "c"])}  pair:\n${route(["b", "a"])}  duo:\n${route(["a", "b"], 2)}`, "  limits: { maxEventLoopLagMs: 0 }\n")}` +
+      "routing: { retryBudgetPercent: 100, minRetryConcurrency: 1000 }\n" +
+      PRICES_YAML,
   );
 });
 
@@ -403,26 +428,67 @@ test(`randomized ledger reconciliation: ${REQUESTS} requests, seed ${SEED}`, asy
     if (plan.attempts !== undefined) assert.equal(line.attempts, plan.attempts, `${what}: attempts`);
     const row = rows.get(result.requestId);
     assert.equal(row !== undefined, plan.reachesUpstream, `${what}: a row iff it reached an upstream`);
-    if (row && plan.usage) {
+    if (row) assert.equal(row.endUserId, plan.endUser || null, `${what}: the end user it named`);
+    if (row && plan.usage && plan.tier) {
+      const u = plan.usage;
       assert.deepEqual(
-        [row.accuracy, row.inputTokens, row.outputTokens],
-        ["exact", plan.usage.prompt_tokens, plan.usage.completion_tokens],
-        `${what}: the provider's usage`,
+        [
+          row.accuracy,
+          row.inputTokens,
+          row.outputTokens,
+          row.cachedInputTokens,
+          row.cacheWriteTokens,
+          row.audioInputTokens,
+          row.reasoningTokens,
+          row.serviceTier,
+        ],
+        [
+          "exact",
+          u.prompt_tokens,
+          u.completion_tokens,
+          u.cached_tokens,
+          u.cache_write_tokens,
+          u.audio_tokens,
+          u.reasoning_tokens,
+          plan.tier,
+        ],
+        `${what}: the provider's usage, class by class, and its tier`,
+      );
+      const fake = row.backend as FakeName;
+      assert.equal(
+        row.costMicroUsd,
+        costMicro(PRICED[fake], u, plan.tier),
+        `${what}: the cost of that usage`,
       );
     } else if (row) assert.equal(row.accuracy, "estimated", `${what}: no usage reached the gateway`);
   }
 
-  // (c) exact rows sum to what the fakes served in full (unary answers and streams run to [DONE]).
+  // (c) exact rows sum to what the fakes served in full (unary answers and streams run to [DONE]), in
+  // every class, and cost what an invoice of those counts at the price list says.
   let servedPrompt = 0;
-  let fullPrompt = 0;
-  let fullCompletion = 0;
+  const full = { prompt: 0, completion: 0, cacheRead: 0, cacheWrite: 0, audio: 0, reasoning: 0 };
+  let fullCostMicro = 0;
+  /** Backend a's invoice: per tier, the tokens of each class summed first, then priced (no rounding). */
+  const invoiceA = { default: zeroClasses(), flex: zeroClasses() };
+  let requestsA = { default: 0, flex: 0 };
   for (const f of FAKES) {
     servedPrompt += fakes[f].served.promptTokens;
     for (const rec of fakes[f].requests) {
-      const script = scriptOf.get(rec);
-      if (script === undefined || script.kind !== undefined || script.usage === undefined) continue;
-      fullPrompt += rec.completed ? script.usage.prompt_tokens : 0;
-      fullCompletion += rec.completed ? script.usage.completion_tokens : 0;
+      const script = scriptOf.get(rec) as Served | undefined;
+      if (script === undefined || script.kind !== undefined || !rec.completed) continue;
+      const u = script.usage;
+      full.prompt += u.prompt_tokens;
+      full.completion += u.completion_tokens;
+      full.cacheRead += u.cached_tokens;
+      full.cacheWrite += u.cache_write_tokens;
+      full.audio += u.audio_tokens;
+      full.reasoning += u.reasoning_tokens;
+      fullCostMicro += costMicro(PRICED[f], u, script.serviceTier);
+      if (f === "a") {
+        for (const [k, v] of Object.entries(classes(u)))
+          invoiceA[script.serviceTier][k as keyof Classes] += v;
+        requestsA = { ...requestsA, [script.serviceTier]: requestsA[script.serviceTier] + 1 };
+      }
     }
   }
   const exact = [...rows.values()].filter((r) => r.accuracy === "exact");
@@ -432,11 +498,76 @@ test(`randomized ledger reconciliation: ${REQUESTS} requests, seed ${SEED}`, asy
     .map((rec) => scriptOf.get(rec))
     .reduce((s, sc) => s + (sc?.kind === undefined ? (sc?.usage?.prompt_tokens ?? 0) : 0), 0);
   assert.equal(servedPrompt, declaredPrompt, "the fakes' own prompt count matches the scripts they ran");
+  const sum = (rs: UsageRecord[], f: (r: UsageRecord) => number) => rs.reduce((s, r) => s + f(r), 0);
   assert.deepEqual(
-    [exact.reduce((s, r) => s + r.inputTokens, 0), exact.reduce((s, r) => s + r.outputTokens, 0)],
-    [fullPrompt, fullCompletion],
-    "exact ledger tokens = tokens the fakes served in full",
+    {
+      prompt: sum(exact, (r) => r.inputTokens),
+      completion: sum(exact, (r) => r.outputTokens),
+      cacheRead: sum(exact, (r) => r.cachedInputTokens),
+      cacheWrite: sum(exact, (r) => r.cacheWriteTokens),
+      audio: sum(exact, (r) => r.audioInputTokens),
+      reasoning: sum(exact, (r) => r.reasoningTokens),
+    },
+    full,
+    "exact ledger tokens = tokens the fakes served in full, class by class",
   );
+  assert.equal(
+    sum(exact, (r) => r.costMicroUsd ?? 0),
+    fullCostMicro,
+    "exact cost = the fakes' counts × prices",
+  );
+  const exactA = exact.filter((r) => r.backend === "a");
+  const invoice = (tier: Tier) =>
+    costPico(PRICED.a, usageOfClasses(invoiceA[tier]), tier) +
+    BigInt(requestsA[tier] - 1) * (tier === "flex" ? PRICED.a.flex : PRICED.a.base).perRequest;
+  assert.equal(
+    BigInt(sum(exactA, (r) => r.costMicroUsd ?? 0)) * 1_000_000n,
+    (requestsA.default > 0 ? invoice("default") : 0n) + (requestsA.flex > 0 ? invoice("flex") : 0n),
+    "backend a (whole micro-USD rates): its rows sum to its invoice, tokens summed per class and tier, then priced",
+  );
+  assert.ok(
+    exact.some((r) => r.serviceTier === "flex") && exact.some((r) => r.reasoningTokens > 0),
+    "the run mixed tiers and classes",
+  );
+
+  // GetSpend over the wire: fields 6–10 and the end-user / tier dimensions, as the ledger rows say.
+  const admin = createClient(AdminService, transports(gw.url).connect);
+  const { rows: spendRows } = await admin.getSpend({
+    groupBy: [SpendDimension.END_USER, SpendDimension.SERVICE_TIER],
+    startTime: { seconds: BigInt(Math.floor(since.getTime() / 1000)), nanos: 0 },
+  });
+  const all = [...rows.values()];
+  const groups = new Set(all.map((r) => `${r.endUserId ?? ""}|${r.serviceTier ?? ""}`));
+  assert.equal(spendRows.length, groups.size, "one spend row per end user and tier");
+  for (const sr of spendRows) {
+    const mine = all.filter(
+      (r) => (r.endUserId ?? "") === sr.group.end_user && (r.serviceTier ?? "") === sr.group.service_tier,
+    );
+    assert.deepEqual(
+      [
+        sr.requests,
+        sr.inputTokens,
+        sr.outputTokens,
+        sr.cacheReadTokens,
+        sr.cacheWriteTokens,
+        sr.reasoningTokens,
+      ]
+        .concat([sr.audioInputTokens, sr.imageInputTokens, BigInt(sr.costMicroUsd)])
+        .map(Number),
+      [
+        mine.length,
+        sum(mine, (r) => r.inputTokens),
+        sum(mine, (r) => r.outputTokens),
+        sum(mine, (r) => r.cachedInputTokens),
+        sum(mine, (r) => r.cacheWriteTokens),
+        sum(mine, (r) => r.reasoningTokens),
+        sum(mine, (r) => r.audioInputTokens),
+        sum(mine, (r) => r.imageInputTokens),
+        sum(mine, (r) => r.costMicroUsd ?? 0),
+      ],
+      `GetSpend row ${JSON.stringify(sr.group)}`,
+    );
+  }
   assert.ok(exact.length > 0 && exact.length < rows.size, "the run mixed exact and estimated rows");
   for (const kind of WEIGHTS.map(([k]) => k)) {
     if (REQUESTS >= 500) assert.ok((counts.get(kind) ?? 0) > 0, `the run included ${kind}`);
@@ -447,6 +578,24 @@ test(`randomized ledger reconciliation: ${REQUESTS} requests, seed ${SEED}`, asy
       `ledger statuses: ${JSON.stringify(Object.fromEntries(statuses))}`,
   );
 });
+
+type Classes = ReturnType<typeof classes>;
+
+function zeroClasses(): Classes {
+  return { input: 0, cacheRead: 0, cacheWrite: 0, audioInput: 0, output: 0, reasoning: 0 };
+}
+
+/** A usage whose classes are `c` (to price a sum of classes like one request). */
+function usageOfClasses(c: Classes): Usage {
+  return {
+    prompt_tokens: c.input + c.cacheRead + c.cacheWrite + c.audioInput,
+    completion_tokens: c.output + c.reasoning,
+    cached_tokens: c.cacheRead,
+    cache_write_tokens: c.cacheWrite,
+    audio_tokens: c.audioInput,
+    reasoning_tokens: c.reasoning,
+  };
+}
 
 test("an error's x-request-id metadata names the request once", async () => {
   const client = createClient(InferenceService, transports(gw.url).grpc);

@@ -109,7 +109,7 @@ describe("usage ledger: exactly one record per request that reached an upstream"
     await assert.rejects(c.unary(M.generate, { workload: "chat", model: "nope", messages: [user("q")] }));
     c.close();
     await gw.gateway.ledger.flush();
-    assert.equal(await gw.gateway.store.ledger.get(lastRequestId("unknown_model")), undefined);
+    assert.equal(await gw.gateway.store.ledger.get(lastRequestId("model_not_found")), undefined);
     const any = await record(lastRequestId("ok"));
     assert.ok(any);
     const again = await gw.gateway.store.ledger.record([any]);

@@ -272,3 +272,24 @@ describe("fallback and errors", () => {
     c.close();
   });
 });
+
+test("a model name the upstream reports is bounded before it reaches the caller, the log line or a span", async () => {
+  const huge = `gpt-${"x".repeat(64 * 1024)}`;
+  const c = allClients(gw.url)[1]!;
+  try {
+    primary.enqueue({ text: "a", model: huge });
+    const unary = await c.unary(M.generate, { workload: "solo", messages: [user("hi")] });
+    assert.equal(unary.message.routing?.model.length, 128);
+    assert.ok(
+      unary.message.routing?.model.startsWith("gpt-xxx") && unary.message.routing.model.endsWith("…"),
+    );
+    primary.enqueue({ text: "a b", model: huge });
+    const stream = await c.serverStream(M.generateStream, { workload: "solo", messages: [user("hi")] });
+    const final = stream.messages.at(-1)?.event;
+    assert.equal(final?.case, "final");
+    assert.equal(final.case === "final" ? final.value.routing?.model.length : 0, 128);
+    assert.ok(!gw.logText().includes("x".repeat(200)), "no log line repeats the upstream's whole name");
+  } finally {
+    c.close();
+  }
+});

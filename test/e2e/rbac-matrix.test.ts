@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import type { DescMessage, DescMethod, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { AdminService } from "../../gen/switchyard/v1/admin_service_pb.ts";
+import { AdminService, SpendDimension } from "../../gen/switchyard/v1/admin_service_pb.ts";
 import { Role } from "../../gen/switchyard/v1/generation_pb.ts";
 import { InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { keyIdOf, mintKey } from "../../src/policy/api-key.ts";
@@ -393,6 +393,169 @@ describe("no privilege escalation", () => {
     c.close();
     assert.deepEqual(mine.message.key?.roles, ["team-admin"]);
     assert.deepEqual(devRecord.message.key?.roles, ["developer"]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// 2b. Reach: what a key can read is within what its creator can read, for every reading RPC
+// ---------------------------------------------------------------------------------------------
+
+describe("team scope: a minted key never reads beyond its creator, down any chain", () => {
+  const OTHER = "t2";
+  let lead: { id: string; secret: string }; // team-admin of t1, workloads [chat], minted by the admin
+  let otherDev: { id: string; secret: string };
+  before(async () => {
+    lead = await mint(ADMIN, { name: "reach lead", roles: ["team-admin"], team: TEAM, workloads: ["chat"] });
+    const devT1 = await mint(ADMIN, { name: "reach dev t1", roles: ["developer"], team: TEAM });
+    otherDev = await mint(ADMIN, { name: "reach dev t2", roles: ["developer"], team: OTHER });
+    // Spend of both teams on both workloads.
+    const c = grpcClient();
+    for (const key of [devT1.secret, otherDev.secret]) {
+      await c.unary(M.generate, { workload: "chat", messages: [user("reach")] }, auth(key));
+      await c.unary(M.embed, { workload: "vectors", inputs: ["reach"] }, auth(key));
+      // A denial by each, so the audit log has events by both teams' keys.
+      await outcome(c.unary(A.listKeys, {}, auth(key)));
+    }
+    c.close();
+    await gw.gateway.ledger.flush();
+  });
+
+  /** What a key reads through each reading RPC, as comparable sets (undefined: may not read it). */
+  async function reads(key: string) {
+    const c = grpcClient();
+    const readable = async <T>(call: Promise<{ message: T }>): Promise<T | undefined> => {
+      try {
+        return (await call).message;
+      } catch (e) {
+        if (e instanceof ConnectError && e.code === Code.PermissionDenied) return undefined;
+        throw e;
+      }
+    };
+    try {
+      const groupBy = [SpendDimension.TEAM, SpendDimension.WORKLOAD, SpendDimension.MODEL];
+      const rows = (await readable(c.unary(A.getSpend, { groupBy }, auth(key))))?.rows;
+      const keyList = (await readable(c.unary(A.listKeys, { includeRevoked: true }, auth(key))))?.keys;
+      const events = (await readable(c.unary(A.listAuditEvents, { pageSize: 1000 }, auth(key))))?.events;
+      return {
+        spend: rows && new Set(rows.map((r) => `${r.group.team}/${r.group.workload}/${r.group.model}`)),
+        teams: rows && new Set(rows.map((r) => r.group.team)),
+        workloads: rows && new Set(rows.map((r) => r.group.workload)),
+        keys: keyList && new Set(keyList.map((k) => k.id)),
+        keyTeams: keyList && new Set(keyList.map((k) => k.team)),
+        auditActors: events && new Set(events.map((e) => e.actorKeyId)),
+      };
+    } finally {
+      c.close();
+    }
+  }
+
+  const subset = (inner: Set<unknown> | undefined, outer: Set<unknown> | undefined, what: string) => {
+    if (inner === undefined) return; // the key cannot read this at all
+    assert.ok(outer !== undefined, `${what}: the minted key reads what its creator cannot read at all`);
+    const extra = [...inner].filter((x) => !outer.has(x));
+    assert.deepEqual(extra, [], `${what}: the minted key reads beyond its creator`);
+  };
+
+  test("a billing key minted by a team-admin reads only its team's spend (not every team's)", async () => {
+    const billing = await mint(lead.secret, { name: "reach billing", roles: ["billing"], team: TEAM });
+    const mine = await reads(billing.secret);
+    assert.deepEqual([...(mine.teams ?? [])], [TEAM], "GetSpend of a team-minted billing key");
+    assert.deepEqual(
+      [...(mine.workloads ?? [])],
+      ["chat"],
+      "and only within its workloads (inherited: chat)",
+    );
+    const creator = await reads(lead.secret);
+    subset(mine.spend, creator.spend, "GetSpend");
+    assert.deepEqual([...(creator.teams ?? [])], [TEAM], "the team-admin itself reads only t1");
+  });
+
+  test("admin → team-admin → billing / developer: every reading RPC of each link is within the link above", async () => {
+    const billing = await mint(lead.secret, { name: "reach chain billing", roles: ["billing"], team: TEAM });
+    const dev = await mint(lead.secret, { name: "reach chain dev", roles: ["developer"], team: TEAM });
+    const chain = [ADMIN, lead.secret, billing.secret];
+    const seen = [];
+    for (const key of chain) seen.push(await reads(key));
+    for (let i = 1; i < seen.length; i++) {
+      for (const what of ["spend", "keys", "auditActors"] as const)
+        subset(seen[i]![what], seen[i - 1]![what], `link ${i} ${what}`);
+    }
+    assert.ok(seen[0]!.teams?.has(OTHER), "the admin reads the other team's spend (control)");
+    assert.equal(seen[1]!.keyTeams?.size, 1, "the team-admin lists keys of its own team only");
+    const devReads = await reads(dev.secret);
+    assert.equal(devReads.spend, undefined, "a developer reads no spend");
+    assert.equal(devReads.keys, undefined, "nor keys");
+  });
+
+  test("an admin-minted viewer of one team reads that team's keys, spend and audit events only", async () => {
+    const viewer = await mint(ADMIN, { name: "reach viewer t1", roles: ["viewer"], team: TEAM });
+    const got = await reads(viewer.secret);
+    assert.deepEqual([...(got.teams ?? [])], [TEAM]);
+    assert.deepEqual([...(got.keyTeams ?? [])], [TEAM]);
+    assert.ok(!got.keys?.has(otherDev.id), "no key of t2");
+    assert.ok(!got.auditActors?.has(otherDev.id), "no audit event by a t2 key");
+    assert.ok(got.auditActors && got.auditActors.size > 0, "the t1 keys' events are there");
+    const c = grpcClient();
+    const other = await outcome(c.unary(A.getKey, { id: otherDev.id }, auth(viewer.secret)));
+    c.close();
+    assert.equal(other.code, Code.NotFound, "GetKey of another team's key");
+  });
+
+  test("an admin-minted viewer without a team reads every team (an org-wide reader)", async () => {
+    const viewer = await mint(ADMIN, { name: "reach viewer all", roles: ["viewer"] });
+    const got = await reads(viewer.secret);
+    assert.ok(got.teams?.has(TEAM) && got.teams.has(OTHER));
+    assert.ok(got.keys?.has(otherDev.id) && got.auditActors?.has(otherDev.id));
+  });
+
+  test("a team-admin without a team manages nothing: it mints no key and cannot read or revoke teamless keys", async () => {
+    const loose = await mint(ADMIN, { name: "reach loose lead", roles: ["team-admin"] });
+    const victim = await mint(ADMIN, { name: "reach teamless victim", roles: ["billing"] });
+    const c = grpcClient();
+    try {
+      const minted = await outcome(
+        c.unary(A.createKey, { name: "reach loose child", roles: ["billing"] }, auth(loose.secret)),
+      );
+      assert.equal(minted.code, Code.PermissionDenied);
+      assert.match(minted.message, /without a team cannot mint/);
+      assert.equal(
+        (await outcome(c.unary(A.getKey, { id: keyIdOf(ADMIN)! }, auth(loose.secret)))).code,
+        Code.NotFound,
+      );
+      assert.equal(
+        (await outcome(c.unary(A.revokeKey, { id: victim.id }, auth(loose.secret)))).code,
+        Code.NotFound,
+      );
+      const { message } = await c.unary(A.listKeys, { includeRevoked: true }, auth(loose.secret));
+      assert.deepEqual(message.keys, []);
+      const spend = await c.unary(A.getSpend, { groupBy: [SpendDimension.TEAM] }, auth(loose.secret));
+      assert.deepEqual(spend.message.rows, []);
+      const still = await c.unary(A.getKey, { id: victim.id }, auth(ADMIN));
+      assert.equal(still.message.key?.revokeTime, undefined, "the victim was not revoked");
+    } finally {
+      c.close();
+    }
+  });
+
+  test("CreateKey refuses an expiry that is not in the future (INVALID_ARGUMENT), and mints nothing", async () => {
+    const c = grpcClient();
+    try {
+      for (const when of [new Date(Date.now() - 60_000), new Date(0)]) {
+        const got = await outcome(
+          c.unary(
+            A.createKey,
+            { name: "reach expired", roles: ["developer"], team: TEAM, expireTime: timestampFromDate(when) },
+            auth(ADMIN),
+          ),
+        );
+        assert.equal(got.code, Code.InvalidArgument, got.message);
+        assert.match(got.message, /not in the future/);
+      }
+      const { message } = await c.unary(A.listKeys, { includeRevoked: true }, auth(ADMIN));
+      assert.equal(message.keys.filter((k) => k.name === "reach expired").length, 0);
+    } finally {
+      c.close();
+    }
   });
 });
 

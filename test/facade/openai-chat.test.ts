@@ -74,11 +74,18 @@ test("unary chat: a chat.completion shaped as OpenAI's, with routing headers", a
       finish_reason: "stop",
     },
   ]);
+  // Exactly the upstream's usage object (api.openai.com reports every detail, zeros included).
   assert.deepEqual(data.usage, {
     prompt_tokens: 9,
     completion_tokens: 2,
     total_tokens: 11,
-    prompt_tokens_details: { cached_tokens: 4 },
+    prompt_tokens_details: { cached_tokens: 4, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   });
   assert.equal(response.headers.get("x-switchyard-backend"), "primary");
   assert.equal(response.headers.get("x-switchyard-model"), "gpt-4o-mini");
@@ -230,7 +237,13 @@ test("include_usage: usage null on every chunk, then a last chunk with no choice
     prompt_tokens: 5,
     completion_tokens: 2,
     total_tokens: 7,
-    prompt_tokens_details: { cached_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   });
   for (const chunk of chunks.slice(0, -1)) assert.equal(chunk.usage, null);
   assert.equal(chunks.at(-2)!.choices[0]!.finish_reason, "stop");
@@ -313,7 +326,7 @@ test("one request log line per request, with protocol openai", async () => {
     lines.map((l) => [l.protocol, l.operation, l.status]),
     [
       ["openai", "generate", "ok"],
-      ["openai", "generate", "unknown_model"],
+      ["openai", "generate", "model_not_found"],
     ],
   );
   assert.equal(lines[0]!.requestId, response.headers.get("x-request-id"));

@@ -32,10 +32,7 @@ test("every catalog reason renders with its catalog HTTP status and OpenAI's bod
     assert.equal(rendered.status, status, reason);
     assert.deepEqual(Object.keys(rendered.body.error), ["message", "type", "param", "code"]);
     assert.equal(rendered.body.error.message, `because ${reason}`);
-    assert.equal(
-      rendered.body.error.code,
-      reason === "unknown_model" || reason === "unknown_workload" ? "model_not_found" : reason,
-    );
+    assert.equal(rendered.body.error.code, reason, "one name: the body's code is the x-switchyard-reason");
     assert.equal(rendered.headers["x-request-id"], REQUEST_ID);
     assert.equal(rendered.headers["x-switchyard-reason"], reason);
     const error = sdkError(rendered);
@@ -62,7 +59,7 @@ test("auth rejections from the pipeline reach the SDK as AuthenticationError and
 test("types per status follow OpenAI's", () => {
   const typeOf = (reason: Reason) => renderError(new GatewayError(reason, "x"), REQUEST_ID).body.error.type;
   assert.equal(typeOf("invalid_argument"), "invalid_request_error");
-  assert.equal(typeOf("unknown_model"), "invalid_request_error");
+  assert.equal(typeOf("model_not_found"), "invalid_request_error");
   assert.equal(typeOf("message_too_large"), "invalid_request_error");
   assert.equal(typeOf("upstream_rate_limited"), "rate_limit_error");
   assert.equal(typeOf("upstream_unavailable"), "server_error");

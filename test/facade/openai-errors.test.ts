@@ -52,7 +52,7 @@ async function post(path: string, body: string, headers: Record<string, string> 
   return { res, json: (await res.json()) as { error: Record<string, unknown> } };
 }
 
-test("unknown model → NotFoundError with OpenAI's model_not_found code", async () => {
+test("unknown model → NotFoundError with OpenAI's model_not_found code, the same name as the reason", async () => {
   for (const model of ["gpt-nonexistent", "switchyard/nowhere", "switchyard/chat/not-a-target"]) {
     await assert.rejects(
       sdk(0).chat.completions.create({ model, messages: user("hi") }),
@@ -60,6 +60,7 @@ test("unknown model → NotFoundError with OpenAI's model_not_found code", async
         assert.ok(error instanceof OpenAI.NotFoundError, model);
         assert.equal(error.status, 404);
         assert.equal(error.code, "model_not_found");
+        assert.equal(error.headers?.get("x-switchyard-reason"), "model_not_found", model);
         assert.equal(error.param, "model");
         assert.equal(error.type, "invalid_request_error");
         assert.ok(error.requestID, "x-request-id is on error responses too");
@@ -224,10 +225,39 @@ test("schema errors name the field path in message and param", async () => {
     [
       {
         model: "switchyard/chat",
-        messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://x" } }] }],
+        messages: [{ role: "user", content: [{ type: "video_url", video_url: { url: "https://x" } }] }],
       },
       "messages[0].content[0].type",
-      'messages[0].content[0].type: "image_url" content parts are not supported (text only)',
+      'messages[0].content[0].type: unknown content part type "video_url": use text, image_url, input_audio or file',
+    ],
+    [
+      {
+        model: "switchyard/chat",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "what is this?" },
+              { type: "image_url", image_url: { url: "data:image/png;base64,iVBOR%%w0" } },
+            ],
+          },
+        ],
+      },
+      "messages[0].content[1].image_url.url",
+      "messages[0].content[1].image_url.url: is not valid base64 (RFC 4648, padded, no line breaks)",
+    ],
+    [
+      {
+        model: "switchyard/chat",
+        messages: [{ role: "user", content: [{ type: "file", file: { file_id: "file-abc" } }] }],
+      },
+      "messages[0].content[0].file.file_id",
+      "messages[0].content[0].file.file_id: file_id is not supported; send file_data (a base64 data: URL)",
+    ],
+    [
+      { model: "switchyard/chat", messages: user("a"), n: 3, stream: true },
+      "n",
+      "n: only n = 1 is supported (one choice per request)",
     ],
     [
       { model: "switchyard/chat", messages: [{ role: "tool", content: "r" }] },

@@ -56,15 +56,15 @@ test("switchyard/<workload> lets the route choose; switchyard/<workload>/<model>
   });
   assert.equal(
     reasonOf(() => resolveModel(compiled, "switchyard/nowhere", "generate")),
-    "unknown_workload",
+    "model_not_found",
   );
   assert.equal(
     reasonOf(() => resolveModel(compiled, "switchyard/", "generate")),
-    "unknown_workload",
+    "model_not_found",
   );
   assert.equal(
     reasonOf(() => resolveModel(compiled, "switchyard/chat/", "generate")),
-    "unknown_model",
+    "model_not_found",
   );
 });
 
@@ -81,7 +81,7 @@ test("a model id or alias goes to the first route in config order that has it", 
   assert.equal(resolveModel(compiled, "long-model", "generate").workload, "chat");
   assert.equal(
     reasonOf(() => resolveModel(compiled, "gpt-4o", "generate")),
-    "unknown_model",
+    "model_not_found",
   );
 });
 
@@ -116,11 +116,11 @@ test("listModels and findModel follow the visibility filter (the access-control 
   assert.equal(findModel(compiled, narrow, "sum", 1).id, "sum");
   assert.equal(
     reasonOf(() => findModel(compiled, narrow, "fast", 1)),
-    "unknown_model",
+    "model_not_found",
   );
   assert.equal(
     reasonOf(() => findModel(compiled, narrow, "switchyard/chat/fast", 1)),
-    "unknown_model",
+    "model_not_found",
   );
   assert.equal(findModel(compiled, all, "switchyard/chat/chat-only", 1).id, "switchyard/chat/chat-only");
 });

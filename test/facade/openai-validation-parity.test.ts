@@ -3,15 +3,17 @@ import { test } from "node:test";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import {
+  ReasoningEffort,
   ResponseFormatType,
   Role,
+  ServiceTier,
   ToolChoiceMode,
   type ToolChoiceSchema,
 } from "../../gen/switchyard/v1/generation_pb.ts";
 import { GenerateRequestSchema } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { toGenerationRequest } from "../../src/api/validate.ts";
 import { GatewayError } from "../../src/errors/gateway-error.ts";
-import { parseChatBody, toGeneration } from "../../src/facade/openai/chat-request.ts";
+import { parseChatBody, toGeneration, toWireRequest } from "../../src/facade/openai/chat-request.ts";
 
 // The same request, written once for the gRPC API and once for the OpenAI facade, must be accepted
 // or rejected by both (with the same reason) and, when accepted, become the same pipeline request.
@@ -35,6 +37,15 @@ type Spec = {
   format: undefined | "text" | "json_object" | { name: string; schema: boolean; strict: boolean };
   user: string;
   metadata: Record<string, string>;
+  /** The issue #15 options, always valid here: each front-end's own range checks are unit-tested. */
+  options: {
+    effort: "low" | "medium" | "high" | undefined;
+    includeReasoning: boolean;
+    top: number | undefined;
+    parallel: boolean | undefined;
+    cacheKey: string;
+    tier: "auto" | "default" | "flex" | "priority" | undefined;
+  };
 };
 
 const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
@@ -87,6 +98,20 @@ const spec: fc.Arbitrary<Spec> = fc.record({
   ),
   user: fc.constantFrom("", "u1"),
   metadata: fc.constantFrom({}, { tier: "gold" }),
+  options: fc.record({
+    effort: fc.constantFrom(undefined, "low" as const, "medium" as const, "high" as const),
+    includeReasoning: fc.boolean(),
+    top: fc.constantFrom(undefined, 0, 5, 20),
+    parallel: fc.constantFrom(undefined, true, false),
+    cacheKey: fc.constantFrom("", "k1"),
+    tier: fc.constantFrom(
+      undefined,
+      "auto" as const,
+      "default" as const,
+      "flex" as const,
+      "priority" as const,
+    ),
+  }),
 });
 
 const calls = (m: Msg) =>
@@ -145,8 +170,26 @@ function openAIBody(s: Spec): Record<string, unknown> {
   }
   if (s.user) body.user = s.user;
   body.metadata = s.metadata;
+  const o = s.options;
+  if (o.effort) body.reasoning_effort = o.effort;
+  if (o.includeReasoning && o.effort) body.include_reasoning = true; // it needs an effort (unit-tested)
+  if (o.top !== undefined) {
+    body.logprobs = true;
+    body.top_logprobs = o.top;
+  }
+  if (o.parallel !== undefined) body.parallel_tool_calls = o.parallel;
+  if (o.cacheKey) body.prompt_cache_key = o.cacheKey;
+  if (o.tier) body.service_tier = o.tier;
   return body;
 }
+
+const EFFORT = { low: ReasoningEffort.LOW, medium: ReasoningEffort.MEDIUM, high: ReasoningEffort.HIGH };
+const TIER = {
+  auto: ServiceTier.AUTO,
+  default: ServiceTier.DEFAULT,
+  flex: ServiceTier.FLEX,
+  priority: ServiceTier.PRIORITY,
+};
 
 const ROLE = { system: Role.SYSTEM, user: Role.USER, assistant: Role.ASSISTANT, tool: Role.TOOL };
 const MODE = { auto: ToolChoiceMode.AUTO, none: ToolChoiceMode.NONE, required: ToolChoiceMode.REQUIRED };
@@ -189,6 +232,15 @@ function grpcRequest(s: Spec) {
       : {}),
     endUserId: s.user,
     metadata: s.metadata,
+    providerMetadata: s.metadata,
+    ...(s.options.effort
+      ? { reasoning: { effort: EFFORT[s.options.effort], includeText: s.options.includeReasoning } }
+      : {}),
+    logprobs: s.options.top !== undefined,
+    topLogprobs: s.options.top ?? 0,
+    ...(s.options.parallel !== undefined ? { parallelToolCalls: s.options.parallel } : {}),
+    promptCacheKey: s.options.cacheKey,
+    ...(s.options.tier ? { serviceTier: TIER[s.options.tier] } : {}),
   });
 }
 
@@ -213,6 +265,24 @@ test("the facade and the gRPC API accept and reject the same requests, and agree
       assert.deepEqual(viaFacade, viaGrpc);
       // The facade's own checks (messages named by OpenAI's field paths) catch everything first.
       assert.equal(outcome(() => parseChatBody(openAIBody(s))).ok, viaGrpc.ok);
+      if (viaFacade.ok) {
+        // The issue #15 fields, compared on the wire too: the same GenerateRequest fields as gRPC's.
+        const wire = toWireRequest(parseChatBody(openAIBody(s)), { workload: "chat", requestedModel: "" });
+        const grpc = grpcRequest(s);
+        const pick = (r: typeof grpc) => ({
+          reasoning: r.reasoning
+            ? { effort: r.reasoning.effort, includeText: r.reasoning.includeText }
+            : null,
+          logprobs: r.logprobs,
+          topLogprobs: r.topLogprobs,
+          parallelToolCalls: r.parallelToolCalls,
+          promptCacheKey: r.promptCacheKey,
+          serviceTier: r.serviceTier,
+          providerMetadata: { ...r.providerMetadata },
+          endUserId: r.endUserId,
+        });
+        assert.deepEqual(pick(wire), pick(grpc));
+      }
       if (viaFacade.ok) accepted++;
       else rejected++;
     }),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import { LedgerWriter, type LedgerWriterLogger } from "../../src/metering/ledger-writer.ts";
 import { MemoryLedgerStore } from "../../src/store/memory/ledger-store.ts";
@@ -66,8 +66,17 @@ const collectingLogger = () => {
   return { lines, logger };
 };
 
+/** The whole ledger's totals (the per-class sums are the store contract's business). */
 const total = async (store: LedgerStore) =>
-  store.spend({ groupBy: [], since: new Date(0), until: new Date("2100-01-01T00:00:00Z") });
+  (await store.spend({ groupBy: [], since: new Date(0), until: new Date("2100-01-01T00:00:00Z") })).map(
+    ({ group, requests, inputTokens, outputTokens, costMicroUsd }) => ({
+      group,
+      requests,
+      inputTokens,
+      outputTokens,
+      costMicroUsd,
+    }),
+  );
 
 const journalLines = (path: string) =>
   readFileSync(path, "utf8")
@@ -251,5 +260,71 @@ test("a record with fractional or invalid counters is coerced, so it cannot bloc
       ["warn", "usage record fields coerced"],
       ["error", "usage record dropped: invalid"],
     ],
+  );
+});
+
+test("crash: every token class, the end user and the tier survive a journal replay", async () => {
+  const journalPath = freshJournal();
+  const record = makeUsage({
+    requestId: "classes",
+    inputTokens: 900,
+    cachedInputTokens: 300,
+    cacheWriteTokens: 200,
+    cacheWrite1hTokens: 50,
+    reasoningTokens: 70,
+    audioInputTokens: 11,
+    imageInputTokens: 12,
+    endUserId: "user-7",
+    serviceTier: "flex",
+  });
+  new LedgerWriter({ store: new HangingStore(), journalPath, flushIntervalMs: HOUR }).append(record);
+  const store = new SpyStore();
+  const restarted = new LedgerWriter({ store, journalPath, flushIntervalMs: HOUR });
+  assert.equal(await restarted.recover(), 1);
+  assert.deepEqual(await store.get("classes"), record);
+  await restarted.close();
+});
+
+test("crash: a journal line written before the token classes existed replays as no class reported", async () => {
+  const journalPath = freshJournal();
+  const {
+    cacheWriteTokens: _w,
+    cacheWrite1hTokens: _h,
+    reasoningTokens: _r,
+    audioInputTokens: _a,
+    imageInputTokens: _i,
+    endUserId: _u,
+    serviceTier: _t,
+    ...old
+  } = makeUsage({ requestId: "old-format", cachedInputTokens: 4 });
+  mkdirSync(dirname(journalPath), { recursive: true });
+  writeFileSync(journalPath, `${JSON.stringify(old)}\n`);
+  const store = new SpyStore();
+  const { lines, logger } = collectingLogger();
+  const writer = new LedgerWriter({ store, journalPath, flushIntervalMs: HOUR, logger });
+  assert.equal(await writer.recover(), 1);
+  assert.deepEqual(
+    await store.get("old-format"),
+    makeUsage({ requestId: "old-format", cachedInputTokens: 4 }),
+  );
+  assert.deepEqual(lines, [], "an old line is not a coerced one");
+  await writer.close();
+});
+
+test("a provider's one-hour cache writes above all writes are capped; an over-long end user id is bounded", async () => {
+  const store = new SpyStore();
+  const { lines, logger } = collectingLogger();
+  const writer = new LedgerWriter({ store, journalPath: freshJournal(), flushIntervalMs: HOUR, logger });
+  writer.append(
+    makeUsage({ requestId: "quirk", cacheWriteTokens: 5, cacheWrite1hTokens: 9, endUserId: "u".repeat(500) }),
+  );
+  await writer.close();
+  const row = await store.get("quirk");
+  assert.deepEqual([row?.cacheWriteTokens, row?.cacheWrite1hTokens], [5, 5]);
+  assert.equal(row?.endUserId?.length, 128);
+  assert.ok(row?.endUserId?.endsWith("…"), "a cut id says it was cut");
+  assert.deepEqual(
+    lines.map((l) => [l.msg, (l.obj as { fields?: string[] }).fields]),
+    [["usage record fields coerced", ["cacheWrite1hTokens", "endUserId"]]],
   );
 });

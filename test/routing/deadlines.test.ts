@@ -172,10 +172,16 @@ describe("(b) a 50 ms deadline with every backend hanging", () => {
         const elapsed = elapsedSince(started);
         assert.equal(error.code, Code.DeadlineExceeded, error.message);
         assert.ok(elapsed < DEADLINE + SLACK_MS, `took ${Math.round(elapsed)} ms`);
-        await rig.primary.waitForAbort(0);
-        await rig.secondary.waitForAbort(0);
-        assertSettled(rig.primary, "primary");
-        assertSettled(rig.secondary, "secondary");
+        // On a loaded machine an attempt's 25 ms share can run out before its request reaches the fake
+        // (seen with three suites in parallel on two cores), so which fakes saw a request varies; what
+        // must hold is that nothing upstream is left open and every request that did arrive was aborted.
+        await rig.primary.waitUntil(() => rig.primary.openSockets() === 0);
+        await rig.secondary.waitUntil(() => rig.secondary.openSockets() === 0);
+        const arrived = [...rig.primary.requests, ...rig.secondary.requests];
+        assert.ok(
+          arrived.every((r) => r.aborted && !r.completed),
+          "a hanging upstream request was not aborted",
+        );
       } finally {
         await rig.close();
       }

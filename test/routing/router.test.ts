@@ -88,7 +88,7 @@ test("a requested model or alias narrows the targets; unknown models are a clear
   assert.deepEqual(plan({ requestedModel: "big-128k" }).names, ["big/big-128k"]);
   rejects(
     { requestedModel: "gpt-9" },
-    "unknown_model",
+    "model_not_found",
     /"gpt-9" is not served by workload "chat" \(available: fast, plain-1/,
   );
 });

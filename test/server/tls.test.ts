@@ -1,8 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   createConnectTransport,
@@ -13,53 +9,30 @@ import { Role } from "../../gen/switchyard/v1/generation_pb.ts";
 import { InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { connectClient } from "../helpers/clients.ts";
 import { configYaml, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
+import { makeTestCertificate } from "../helpers/tls-cert.ts";
 
 const user = (text: string) => ({
   role: Role.USER,
   content: [{ part: { case: "text" as const, value: text } }],
 });
-let dir: string;
+let cert: ReturnType<typeof makeTestCertificate>;
 let gw: TestGateway;
 let ca: Buffer;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "switchyard-tls-"));
-  // A throwaway self-signed certificate for 127.0.0.1, made fresh for this run.
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
-  ca = readFileSync(join(dir, "cert.pem"));
+  cert = makeTestCertificate();
+  ca = cert.ca;
   gw = await startTestGateway(
     configYaml(
       "  echo: { type: echo }\n",
       "  chat:\n    targets:\n      - { backend: echo, model: e }\n",
-      `  tls: { certFile: ${join(dir, "cert.pem")}, keyFile: ${join(dir, "key.pem")} }\n`,
+      `  tls: { certFile: ${cert.certFile}, keyFile: ${cert.keyFile} }\n`,
     ),
   );
 });
 after(async () => {
   await gw.stop();
-  rmSync(dir, { recursive: true, force: true });
+  cert.remove();
 });
 
 test("one TLS port serves gRPC over h2 (ALPN) and Connect / gRPC-Web over HTTP/1.1", async () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { INTERRUPTED_STATUS } from "../../src/metering/journal-lines.ts";
 import type { SpendQuery, SpendRow, Store, UsageRecord } from "../../src/store/store.ts";
 import type { WithStore } from "./contract.ts";
 import { makeUsage } from "./fixtures.ts";
@@ -67,18 +68,27 @@ function dataset(): UsageRecord[] {
   ];
 }
 
+/** A spend row; the token classes are 0 unless given. */
 const row = (
   group: SpendRow["group"],
   requests: number,
   input: number,
   output: number,
   cost: number,
+  classes: Partial<SpendRow> = {},
 ): SpendRow => ({
   group,
   requests,
   inputTokens: input,
   outputTokens: output,
   costMicroUsd: cost,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
+  reasoningTokens: 0,
+  audioInputTokens: 0,
+  imageInputTokens: 0,
+  ...classes,
 });
 
 async function spend(store: Store, query: Partial<SpendQuery>): Promise<SpendRow[]> {
@@ -90,8 +100,17 @@ export function ledgerContract(withStore: WithStore): void {
     withStore(t, async (store) => {
       const full = makeUsage({
         time: new Date("2025-01-10T08:09:10.123Z"),
-        cachedInputTokens: 4,
+        inputTokens: 1000,
+        outputTokens: 500,
+        cachedInputTokens: 400,
+        cacheWriteTokens: 300,
+        cacheWrite1hTokens: 100,
+        reasoningTokens: 200,
+        audioInputTokens: 50,
+        imageInputTokens: 60,
         attempts: 3,
+        endUserId: "user-42 ü",
+        serviceTier: "flex",
       });
       const sparse = makeUsage({
         keyId: null,
@@ -129,6 +148,27 @@ export function ledgerContract(withStore: WithStore): void {
       assert.deepEqual(await spend(store, {}), [row({}, 2, 20, 40, 200)]);
     }));
 
+  test("ledger: an interrupted row (in flight at a crash) is stored and counted like any other, never twice", (t) =>
+    withStore(t, async (store) => {
+      const interrupted = makeUsage({
+        requestId: "cut",
+        status: INTERRUPTED_STATUS,
+        accuracy: "estimated",
+        inputTokens: 7,
+        outputTokens: 512,
+        costMicroUsd: 1031,
+        latencyMs: 0,
+        ttftMs: null,
+      });
+      assert.deepEqual(await store.ledger.record([interrupted]), { inserted: 1, duplicates: 0 });
+      assert.deepEqual(await store.ledger.get("cut"), interrupted);
+      assert.deepEqual(await spend(store, { groupBy: ["model"] }), [
+        row({ model: "gpt-4o-mini" }, 1, 7, 512, 1031),
+      ]);
+      // A replay of the same journal offers it again: still one row.
+      assert.deepEqual(await store.ledger.record([interrupted]), { inserted: 0, duplicates: 1 });
+    }));
+
   test("ledger: a large batch is written whole, and its replay plus one new record inserts exactly one", (t) =>
     withStore(t, async (store) => {
       const many = Array.from({ length: 1201 }, (_, i) =>
@@ -145,6 +185,15 @@ export function ledgerContract(withStore: WithStore): void {
       const good = makeUsage();
       await assert.rejects(store.ledger.record([good, makeUsage({ inputTokens: 1.5 })]), RangeError);
       await assert.rejects(store.ledger.record([makeUsage({ latencyMs: -1 })]), RangeError);
+      await assert.rejects(store.ledger.record([good, makeUsage({ reasoningTokens: -1 })]), RangeError);
+      await assert.rejects(store.ledger.record([makeUsage({ audioInputTokens: 0.5 })]), RangeError);
+      await assert.rejects(
+        store.ledger.record([makeUsage({ cacheWriteTokens: 1, cacheWrite1hTokens: 2 })]),
+        /cacheWrite1hTokens/,
+        "the one-hour writes are a part of all writes",
+      );
+      await assert.rejects(store.ledger.record([makeUsage({ endUserId: "u".repeat(129) })]), /endUserId/);
+      await assert.rejects(store.ledger.record([makeUsage({ serviceTier: "t".repeat(33) })]), /serviceTier/);
       assert.equal(await store.ledger.get(good.requestId), undefined);
     }));
 
@@ -234,6 +283,28 @@ export function ledgerContract(withStore: WithStore): void {
       assert.deepEqual(await spend(store, { filter: { team: "ads", model: "bge" } }), []);
     }));
 
+  test("ledger: spend filters on a reach (workloads and models in a list); an empty list matches nothing", (t) =>
+    withStore(t, async (store) => {
+      await store.ledger.record(dataset());
+      assert.deepEqual(await spend(store, { filter: { workloadIn: ["embed", "nope"] } }), [
+        row({}, 1, 5, 0, 7),
+      ]);
+      assert.deepEqual(await spend(store, { filter: { workloadIn: ["chat", "embed"] } }), [
+        row({}, 6, 126, 242, 3110),
+      ]);
+      assert.deepEqual(
+        await spend(store, { groupBy: ["model"], filter: { modelIn: ["claude", "bge"] } }),
+        [row({ model: "bge" }, 1, 5, 0, 7), row({ model: "claude" }, 1, 100, 200, 3000)],
+        "a record without a model is outside every model list",
+      );
+      assert.deepEqual(await spend(store, { filter: { workloadIn: [] } }), []);
+      assert.deepEqual(await spend(store, { filter: { team: "search", modelIn: [] } }), []);
+      assert.deepEqual(
+        await spend(store, { filter: { team: "search", workloadIn: ["chat"], modelIn: ["gpt-4o-mini"] } }),
+        [row({}, 2, 20, 40, 100)],
+      );
+    }));
+
   test("ledger: the time range is [since, until) to the millisecond", (t) =>
     withStore(t, async (store) => {
       await store.ledger.record(dataset());
@@ -247,5 +318,72 @@ export function ledgerContract(withStore: WithStore): void {
         ["key_b", 2],
       ]);
       assert.deepEqual(await ids(UNTIL, new Date("2026-01-01T00:00:00Z")), []);
+    }));
+
+  test("ledger: spend sums every token class, grouped by hour, end user and service tier", (t) =>
+    withStore(t, async (store) => {
+      const classes = (n: number): Partial<UsageRecord> => ({
+        inputTokens: 100 * n,
+        outputTokens: 50 * n,
+        cachedInputTokens: 10 * n,
+        cacheWriteTokens: 8 * n,
+        cacheWrite1hTokens: 2 * n,
+        reasoningTokens: 20 * n,
+        audioInputTokens: 3 * n,
+        imageInputTokens: 4 * n,
+        costMicroUsd: 1000 * n,
+      });
+      await store.ledger.record([
+        makeUsage({
+          time: new Date("2025-01-10T08:00:00Z"),
+          endUserId: "u1",
+          serviceTier: "default",
+          ...classes(1),
+        }),
+        makeUsage({
+          time: new Date("2025-01-10T08:59:59.999Z"),
+          endUserId: "u2",
+          serviceTier: "flex",
+          ...classes(2),
+        }),
+        makeUsage({
+          time: new Date("2025-01-10T09:00:00Z"),
+          endUserId: "u1",
+          serviceTier: "flex",
+          ...classes(3),
+        }),
+        // Written before the classes existed (or from a provider that reports none): counted as 0 of each.
+        makeUsage({
+          time: new Date("2025-01-11T23:30:00+02:00"),
+          inputTokens: 7,
+          outputTokens: 1,
+          costMicroUsd: 5,
+        }),
+      ]);
+      const sums = (n: number) => ({
+        cacheReadTokens: 10 * n,
+        cacheWriteTokens: 8 * n,
+        cacheWrite1hTokens: 2 * n,
+        reasoningTokens: 20 * n,
+        audioInputTokens: 3 * n,
+        imageInputTokens: 4 * n,
+      });
+      assert.deepEqual(await spend(store, {}), [row({}, 4, 607, 301, 6005, sums(6))]);
+      assert.deepEqual(await spend(store, { groupBy: ["hour"] }), [
+        row({ hour: "2025-01-10T08" }, 2, 300, 150, 3000, sums(3)),
+        row({ hour: "2025-01-10T09" }, 1, 300, 150, 3000, sums(3)),
+        row({ hour: "2025-01-11T21" }, 1, 7, 1, 5),
+      ]);
+      assert.deepEqual(await spend(store, { groupBy: ["end_user"] }), [
+        row({ end_user: null }, 1, 7, 1, 5),
+        row({ end_user: "u1" }, 2, 400, 200, 4000, sums(4)),
+        row({ end_user: "u2" }, 1, 200, 100, 2000, sums(2)),
+      ]);
+      assert.deepEqual(await spend(store, { groupBy: ["service_tier", "end_user"] }), [
+        row({ service_tier: null, end_user: null }, 1, 7, 1, 5),
+        row({ service_tier: "default", end_user: "u1" }, 1, 100, 50, 1000, sums(1)),
+        row({ service_tier: "flex", end_user: "u1" }, 1, 300, 150, 3000, sums(3)),
+        row({ service_tier: "flex", end_user: "u2" }, 1, 200, 100, 2000, sums(2)),
+      ]);
     }));
 }

@@ -60,11 +60,18 @@ export function makeUsage(overrides: Partial<UsageRecord> = {}): UsageRecord {
     inputTokens: 10,
     outputTokens: 20,
     cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    cacheWrite1hTokens: 0,
+    reasoningTokens: 0,
+    audioInputTokens: 0,
+    imageInputTokens: 0,
     costMicroUsd: 100,
     accuracy: "exact",
     attempts: 1,
     latencyMs: 250,
     ttftMs: 80,
+    endUserId: null,
+    serviceTier: null,
     ...overrides,
   };
 }

@@ -83,7 +83,43 @@ test("postgres: reopening applies no migration twice and keeps the data", async 
   } finally {
     await second.close();
   }
-  assert.deepEqual(await versions(schema), [1]);
+  assert.deepEqual(
+    await versions(schema),
+    POSTGRES_MIGRATIONS.map((m) => m.version),
+  );
+});
+
+test("postgres: a ledger written before the token classes migrates in place; old rows read as no class reported", async (t) => {
+  if (!(await requirePostgres(t))) return;
+  const schema = freshSchema();
+  const v1 = POSTGRES_MIGRATIONS.find((m) => m.version === 1)!;
+  const s = `"${schema}"`;
+  await sql(
+    `CREATE SCHEMA ${s}; ${v1.sql.replaceAll("{s}", s)};` +
+      ` CREATE TABLE ${s}.schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL);` +
+      ` INSERT INTO ${s}.schema_migrations VALUES (1, now());` +
+      ` INSERT INTO ${s}.usage_records (request_id, occurred_at, key_id, team, workload, route, backend, model,` +
+      " protocol, operation, status, input_tokens, output_tokens, cached_input_tokens, cost_micro_usd, accuracy," +
+      " attempts, latency_ms, ttft_ms) VALUES ('before', '2025-01-10T12:00:00Z', 'key_a', 'search', 'chat', 'chat-default'," +
+      " 'openai', 'gpt-4o-mini', 'grpc', 'generate', 'ok', 10, 20, 3, 100, 'exact', 1, 250, 80)",
+  );
+  const store = await open(schema);
+  try {
+    assert.deepEqual(
+      await store.ledger.get("before"),
+      makeUsage({ requestId: "before", cachedInputTokens: 3 }),
+      "every old field kept, the new classes 0, no end user or tier",
+    );
+    const after = makeUsage({ requestId: "after", reasoningTokens: 5, endUserId: "u1", serviceTier: "flex" });
+    await store.ledger.record([after]);
+    assert.deepEqual(await store.ledger.get("after"), after);
+  } finally {
+    await store.close();
+  }
+  assert.deepEqual(
+    await versions(schema),
+    POSTGRES_MIGRATIONS.map((m) => m.version),
+  );
 });
 
 test("postgres: the audit table refuses UPDATE, DELETE and TRUNCATE even through raw SQL", async (t) => {

@@ -66,7 +66,45 @@ test("sqlite: two stores open on one file at once both work and see each other's
     await a.close();
     await b.close();
   }
-  assert.deepEqual(migrationRows(path), [1]);
+  assert.deepEqual(
+    migrationRows(path),
+    SQLITE_MIGRATIONS.map((m) => m.version),
+  );
+});
+
+test("sqlite: a ledger written before the token classes migrates in place; old rows read as no class reported", async () => {
+  const path = freshPath();
+  const v1 = SQLITE_MIGRATIONS.find((m) => m.version === 1)!;
+  const old = new DatabaseSync(path);
+  old.exec(v1.sql);
+  old.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT");
+  old.exec("INSERT INTO schema_migrations VALUES (1, '2026-01-01T00:00:00Z')");
+  old
+    .prepare(
+      "INSERT INTO usage_records (request_id, time_ms, key_id, team, workload, route, backend, model, protocol," +
+        " operation, status, input_tokens, output_tokens, cached_input_tokens, cost_micro_usd, accuracy, attempts," +
+        " latency_ms, ttft_ms) VALUES ('before', ?, 'key_a', 'search', 'chat', 'chat-default', 'openai', 'gpt-4o-mini'," +
+        " 'grpc', 'generate', 'ok', 10, 20, 3, 100, 'exact', 1, 250, 80)",
+    )
+    .run(Date.parse("2025-01-10T12:00:00Z"));
+  old.close();
+  const store = await openStore({ type: "sqlite", path });
+  try {
+    assert.deepEqual(
+      await store.ledger.get("before"),
+      makeUsage({ requestId: "before", cachedInputTokens: 3 }),
+      "every old field kept, the new classes 0, no end user or tier",
+    );
+    const after = makeUsage({ requestId: "after", reasoningTokens: 5, endUserId: "u1", serviceTier: "flex" });
+    await store.ledger.record([after]);
+    assert.deepEqual(await store.ledger.get("after"), after);
+  } finally {
+    await store.close();
+  }
+  assert.deepEqual(
+    migrationRows(path),
+    SQLITE_MIGRATIONS.map((m) => m.version),
+  );
 });
 
 test("sqlite: WAL journal mode and foreign keys are on", async () => {

@@ -66,3 +66,16 @@ test("any chunking of a stream yields the same events (property)", async () => {
     }),
   );
 });
+
+test("skips an unnamed event whose data is empty (a bare `data:` keep-alive carries nothing)", async () => {
+  const events = await parse(['data: {"a":1}\n\ndata:\n\ndata: \r\n\r\ndata: [DONE]\n\n']);
+  assert.deepEqual(
+    events.map((e) => e.data),
+    ['{"a":1}', "[DONE]"],
+  );
+});
+
+test("keeps a named event whose data is empty: its name is the message", async () => {
+  const events = await parse(["event: message_stop\ndata:\n\n"]);
+  assert.deepEqual(events, [{ event: "message_stop", data: "", id: undefined }]);
+});

@@ -243,4 +243,31 @@ describe("Anthropic fake: validation, wire layout and faults", () => {
     await fake.waitForAbort(0);
     assert.equal(fake.requests[0]?.completed, false);
   });
+
+  it("on 2023-06-01, rejects sampling changes and top_k with thinking, and thinking blocks outside assistant turns", async () => {
+    const thinking = { type: "enabled", budget_tokens: 1024 };
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ thinking, temperature: 0.5 }, /^`temperature` may only be set to 1 when thinking is enabled/],
+      [{ thinking, top_k: 5 }, /^`top_k` must be unset when thinking is enabled/],
+      [{ thinking: { type: "enabled", budget_tokens: 1024, display: "full" } }, /display: Input should be/],
+      [
+        { messages: [{ role: "user", content: [{ type: "thinking", thinking: "x", signature: "AAAA" }] }] },
+        /thinking blocks may only appear in assistant messages/,
+      ],
+      [
+        { messages: [{ role: "user", content: [{ type: "text", text: "" }] }] },
+        /text content blocks must be non-empty/,
+      ],
+      [{ messages: [{ role: "user", content: [{ type: "audio", data: "AAAA" }] }] }, /Input tag 'audio'/],
+    ];
+    for (const [overrides, message] of cases) {
+      const res = await post(fake, { model, max_tokens: 4096, messages, ...overrides });
+      assert.equal(res.status, 400);
+      const error = errorOf(res.text);
+      assert.equal(error.type, "invalid_request_error");
+      assert.match(error.message, message);
+    }
+    const ok = await post(fake, { model, max_tokens: 4096, messages, thinking, temperature: 1 });
+    assert.equal(ok.status, 200, "temperature 1 is allowed with thinking");
+  });
 });

@@ -240,3 +240,233 @@ describe("Anthropic fake, driven by the official @anthropic-ai/sdk", () => {
     await assert.rejects(sdk(fake).messages.create({ model, max_tokens: 64, messages }), APIConnectionError);
   });
 });
+
+describe("Anthropic fake: media, thinking and caching, driven by the official @anthropic-ai/sdk", () => {
+  let fake: AnthropicFake;
+  beforeEach(async () => {
+    fake = await startAnthropicFake({ requireApiKey: "sk-ant-test" });
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).toString("base64");
+  const pdf = Buffer.from("%PDF-1.7 tiny").toString("base64");
+
+  it("accepts image, document, thinking and cache_control requests the SDK sends, and records them verbatim", async () => {
+    const params: Anthropic.MessageCreateParamsNonStreaming = {
+      model,
+      max_tokens: 8192,
+      thinking: { type: "enabled", budget_tokens: 4096, display: "summarized" },
+      system: [
+        { type: "text", text: "You read documents.", cache_control: { type: "ephemeral", ttl: "1h" } },
+      ],
+      tools: [
+        {
+          name: "lookup",
+          input_schema: { type: "object", properties: {} },
+          cache_control: { type: "ephemeral", ttl: "1h" },
+        },
+      ],
+      tool_choice: { type: "auto", disable_parallel_tool_use: true },
+      service_tier: "standard_only",
+      metadata: { user_id: "user-7" },
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "image", source: { type: "url", url: "https://example.com/cat.png" } },
+            { type: "image", source: { type: "base64", media_type: "image/png", data: png } },
+            {
+              type: "document",
+              source: { type: "base64", media_type: "application/pdf", data: pdf },
+              title: "Q3",
+            },
+            { type: "document", source: { type: "url", url: "https://example.com/a.pdf" } },
+            { type: "document", source: { type: "text", media_type: "text/plain", data: "plain words" } },
+            { type: "text", text: "Compare them.", cache_control: { type: "ephemeral", ttl: "5m" } },
+          ],
+        },
+      ],
+    };
+    const message = await sdk(fake).messages.create(params);
+    assert.equal(message.stop_reason, "end_turn");
+    assert.deepEqual(fake.requests[0]?.body, params);
+  });
+
+  it("serves signed thinking that the SDK's stream helper reads as thinking and signature deltas", async () => {
+    fake.enqueue({
+      thinking: [{ text: "The user wants a greeting." }, { redacted: true }],
+      text: "Hello there",
+      usage: {
+        input_tokens: 20,
+        cache_read_input_tokens: 1500,
+        cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 400 },
+        service_tier: "priority",
+      },
+    });
+    const stream = sdk(fake).messages.stream({
+      model,
+      max_tokens: 4096,
+      thinking: { type: "enabled", budget_tokens: 2048 },
+      messages,
+    });
+    const thinking: string[] = [];
+    const signatures: string[] = [];
+    stream.on("thinking", (delta) => thinking.push(delta));
+    stream.on("signature", (signature) => signatures.push(signature));
+    const final = await stream.finalMessage();
+    assert.deepEqual(thinking, ["The", " user", " wants", " a", " greeting."]);
+    assert.equal(signatures.length, 1);
+    const [first, second, third] = final.content;
+    assert.deepEqual(first, {
+      type: "thinking",
+      thinking: "The user wants a greeting.",
+      signature: signatures[0],
+    });
+    assert.equal(second?.type, "redacted_thinking");
+    assert.ok(second?.type === "redacted_thinking" && second.data.length > 40, "opaque data arrives whole");
+    assert.deepEqual(third, { type: "text", text: "Hello there" });
+    assert.equal(final.usage.cache_read_input_tokens, 1500);
+    assert.equal(final.usage.cache_creation_input_tokens, 500, "the TTL split sums to the write count");
+    assert.deepEqual(final.usage.cache_creation, {
+      ephemeral_5m_input_tokens: 100,
+      ephemeral_1h_input_tokens: 400,
+    });
+    assert.equal(final.usage.output_tokens_details?.thinking_tokens, 5);
+    assert.equal(final.usage.output_tokens, 7, "thinking and text deltas");
+    assert.equal(final.usage.service_tier, "priority");
+
+    fake.enqueue({ thinking: [{ text: "Unary thought." }], text: "Hi" });
+    const unary = await sdk(fake).messages.create({
+      model,
+      max_tokens: 4096,
+      thinking: { type: "enabled", budget_tokens: 2048 },
+      messages,
+    });
+    assert.equal(unary.content[0]?.type, "thinking");
+    assert.ok(unary.content[0]?.type === "thinking" && unary.content[0].signature.length > 40);
+  });
+
+  it("continues a tool conversation only when the thinking block comes back byte for byte", async () => {
+    const tools: Anthropic.Tool[] = [
+      { name: "get_weather", input_schema: { type: "object", properties: {} } },
+    ];
+    const thinking = { type: "enabled" as const, budget_tokens: 2048 };
+    fake.enqueue({
+      thinking: [{ text: "I should call get_weather for Paris." }, { redacted: true }],
+      toolUses: [{ name: "get_weather", input: { city: "Paris" } }],
+    });
+    const first = await sdk(fake)
+      .messages.stream({ model, max_tokens: 4096, thinking, tools, messages })
+      .finalMessage();
+    const toolUse = first.content.find((b) => b.type === "tool_use");
+    assert.ok(toolUse?.type === "tool_use");
+    const turn = (assistant: Anthropic.ContentBlockParam[]): Anthropic.MessageParam[] => [
+      ...messages,
+      { role: "assistant", content: assistant },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: toolUse.id, content: "18C" }] },
+    ];
+    const returned = first.content as Anthropic.ContentBlockParam[];
+    fake.enqueue({ text: "It is 18C." });
+    const next = await sdk(fake).messages.create({
+      model,
+      max_tokens: 4096,
+      thinking,
+      tools,
+      messages: turn(returned),
+    });
+    assert.deepEqual(next.content, [{ type: "text", text: "It is 18C." }]);
+
+    const [block, redacted, ...rest] = returned;
+    assert.ok(block?.type === "thinking" && redacted?.type === "redacted_thinking");
+    const altered: [string, Anthropic.ContentBlockParam[], RegExp][] = [
+      [
+        "a changed thought",
+        [{ ...block, thinking: `${block.thinking} ` }, redacted, ...rest],
+        /Invalid `signature` in `thinking` block/,
+      ],
+      [
+        "a changed signature",
+        [{ ...block, signature: `${block.signature.slice(0, -4)}AAA=` }, redacted, ...rest],
+        /Invalid `signature`/,
+      ],
+      [
+        "changed redacted data",
+        [block, { ...redacted, data: `A${redacted.data.slice(1)}` }, ...rest],
+        /Invalid `data`/,
+      ],
+      ["no thinking at all", rest, /must start with a thinking block/],
+    ];
+    for (const [what, content, message] of altered) {
+      await assert.rejects(
+        sdk(fake).messages.create({ model, max_tokens: 4096, thinking, tools, messages: turn(content) }),
+        (err: unknown) => {
+          assert.ok(err instanceof BadRequestError, `${what}: got ${String(err)}`);
+          assert.equal(err.type, "invalid_request_error");
+          assert.match(err.apiMessage ?? "", message, what);
+          return true;
+        },
+      );
+    }
+    assert.equal(fake.requests.length, 6);
+  });
+
+  it("rejects what the API rejects about thinking, caching, media and tiers, as invalid_request_error", async () => {
+    const cached = { type: "text" as const, text: "x", cache_control: { type: "ephemeral" as const } };
+    const cases: [Partial<Anthropic.MessageCreateParamsNonStreaming>, RegExp][] = [
+      [{ thinking: { type: "enabled", budget_tokens: 512 } }, /greater than or equal to 1024/],
+      [
+        { max_tokens: 2048, thinking: { type: "enabled", budget_tokens: 2048 } },
+        /`max_tokens` must be greater/,
+      ],
+      [
+        {
+          thinking: { type: "enabled", budget_tokens: 2048 },
+          tools: [{ name: "f", input_schema: { type: "object" } }],
+          tool_choice: { type: "any" },
+        },
+        /tool_choice forces tool use/,
+      ],
+      [
+        { messages: [{ role: "user", content: [cached, cached, cached, cached, cached] }] },
+        /A maximum of 4 blocks/,
+      ],
+      [
+        {
+          tools: [{ name: "f", input_schema: { type: "object" }, cache_control: { type: "ephemeral" } }],
+          system: [{ type: "text", text: "s", cache_control: { type: "ephemeral", ttl: "1h" } }],
+        },
+        /^system\.0\.cache_control\.ttl: a ttl='1h' cache_control block must not come after a ttl='5m'/,
+      ],
+      [
+        {
+          messages: [
+            {
+              role: "user",
+              content: [
+                {
+                  type: "image",
+                  source: { type: "base64", media_type: "image/bmp" as "image/png", data: png },
+                },
+              ],
+            },
+          ],
+        },
+        /media_type: Input should be 'image\/jpeg'/,
+      ],
+      [{ service_tier: "priority" as "auto" }, /service_tier: Input should be 'auto' or 'standard_only'/],
+    ];
+    for (const [overrides, message] of cases) {
+      await assert.rejects(
+        sdk(fake).messages.create({ model, max_tokens: 4096, messages, ...overrides }),
+        (err: unknown) => {
+          assert.ok(err instanceof BadRequestError, `got ${String(err)}`);
+          assert.match(err.apiMessage ?? "", message);
+          return true;
+        },
+      );
+    }
+    assert.equal(fake.served.inputTokens, 0, "no model ran");
+  });
+});

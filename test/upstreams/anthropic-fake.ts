@@ -21,17 +21,29 @@ export type MessageScript = {
   text?: string;
   /** Explicit text deltas for streaming (default: text split into words keeping spaces). */
   chunks?: string[];
+  /**
+   * Thinking blocks, first in the message: each `text` is signed (streamed as thinking_delta pieces, then one
+   * signature_delta); `redacted` blocks carry opaque data and arrive whole at content_block_start.
+   */
+  thinking?: ({ text: string } | { redacted: true })[];
   /** tool_use blocks; ids default to fresh `toolu_…`; input streamed as input_json_delta in 2+ pieces. */
   toolUses?: { id?: string; name: string; input: Record<string, unknown> }[];
   /** Default "end_turn", or "tool_use" when toolUses are given. */
   stopReason?: string;
   stopSequence?: string | null;
-  /** Default: input_tokens = words in system + messages, output_tokens = text deltas + input pieces. */
+  /**
+   * Default: input_tokens = words in system + messages, output_tokens = thinking + text deltas + input
+   * pieces; cache writes all 5-minute ones unless `cache_creation` splits them (its sum is the default
+   * cache_creation_input_tokens); thinking_tokens = thinking deltas; service_tier "standard".
+   */
   usage?: {
     input_tokens?: number;
     output_tokens?: number;
     cache_creation_input_tokens?: number;
     cache_read_input_tokens?: number;
+    cache_creation?: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+    thinking_tokens?: number;
+    service_tier?: "standard" | "priority" | "batch";
   };
   /** Echoed model; default the request's `model`. */
   model?: string;

@@ -1,6 +1,7 @@
 // The checks api.anthropic.com makes before any model runs (route, API key, version, JSON, parameters,
 // tool_use/tool_result pairing), answered with Anthropic's own error bodies. Messages quote the API's.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { contentProblem } from "./anthropic-content.ts";
 import { anthropicErrorBody, loadAnthropicFixture } from "./anthropic-errors.ts";
 import { requestId } from "./anthropic-wire.ts";
 import { isObject, type Json, send } from "./openai-http.ts";
@@ -71,7 +72,10 @@ export function admit(
       "There was an error parsing the body of your request. The request body must be valid JSON.",
     );
   }
-  const problem = paramProblem(body, pinned) ?? conversationProblem(body.messages as unknown[], pinned);
+  const problem =
+    paramProblem(body, pinned) ??
+    conversationProblem(body.messages as unknown[], pinned) ??
+    contentProblem(body);
   return problem === undefined ? pinned : invalid(problem);
 }
 
@@ -93,6 +97,14 @@ function paramProblem(body: Json, version: ApiVersion): string | undefined {
   }
   if (body.tool_choice !== undefined && !Array.isArray(body.tools)) {
     return "tool_choice: tool_choice may only be specified while providing tools";
+  }
+  const choice = body.tool_choice;
+  if (isObject(choice) && choice.disable_parallel_tool_use !== undefined) {
+    if (choice.type === "none")
+      return "tool_choice.none.disable_parallel_tool_use: Extra inputs are not permitted";
+    if (typeof choice.disable_parallel_tool_use !== "boolean") {
+      return `tool_choice.${String(choice.type)}.disable_parallel_tool_use: Input should be a valid boolean`;
+    }
   }
   return undefined;
 }

@@ -1,5 +1,7 @@
 // Wire shapes for the Anthropic fake: Message objects, the named-event SSE stream, ids and headers.
 import type { MessageScript } from "./anthropic-fake.ts";
+import { mintRedactedData, mintSignature } from "./anthropic-thinking.ts";
+import { isObject } from "./openai-http.ts";
 import { promptWords, randomAlnum, splitArguments, splitWords } from "./openai-wire.ts";
 import type { SseEvent } from "./sse.ts";
 
@@ -37,10 +39,19 @@ export type Usage = {
   output_tokens: number;
   cache_creation_input_tokens: number;
   cache_read_input_tokens: number;
+  cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+  /** Set when the message thinks: reported as output_tokens_details.thinking_tokens. */
+  thinking_tokens: number | undefined;
+  service_tier: string;
 };
+
+export type PlannedThinking =
+  | { type: "thinking"; text: string; signature: string; chunks: string[] }
+  | { type: "redacted_thinking"; data: string };
 
 export type MessagePlan = {
   model: string;
+  thinking: PlannedThinking[];
   /** null: no text block at all (a tool-only answer). */
   text: string | null;
   chunks: string[];
@@ -60,10 +71,28 @@ export function planMessage(script: MessageScript, body: Json): MessagePlan {
   const chunks = script.chunks ?? (script.text === undefined && toolUses.length > 0 ? [] : null);
   const text = chunks ? chunks.join("") : (script.text ?? DEFAULT_TEXT);
   const deltas = chunks ?? splitWords(text);
-  const outputDefault = deltas.length + toolUses.reduce((n, t) => n + t.pieces.length, 0);
-  const system = typeof body.system === "string" ? [{ content: body.system }] : [];
+  // display "omitted": the block comes back with empty text, its signature covering what is sent back.
+  const omitted = isObject(body.thinking) && body.thinking.display === "omitted";
+  const thinking: PlannedThinking[] = (script.thinking ?? []).map((t) => {
+    if (!("text" in t)) return { type: "redacted_thinking", data: mintRedactedData() };
+    const text = omitted ? "" : t.text;
+    return { type: "thinking", text, signature: mintSignature(text), chunks: splitWords(text) };
+  });
+  // The model thought either way: thinking tokens count the scripted text's pieces.
+  const thinkingDeltas = (script.thinking ?? []).reduce(
+    (n, t) => n + ("text" in t ? splitWords(t.text).length : 0),
+    0,
+  );
+  const outputDefault = thinkingDeltas + deltas.length + toolUses.reduce((n, t) => n + t.pieces.length, 0);
+  const system = body.system === undefined ? [] : [{ content: body.system }];
+  const u = script.usage ?? {};
+  const split = u.cache_creation;
+  const cacheWrite =
+    u.cache_creation_input_tokens ??
+    (split ? split.ephemeral_5m_input_tokens + split.ephemeral_1h_input_tokens : 0);
   return {
     model: script.model ?? (typeof body.model === "string" ? body.model : DEFAULT_MODEL),
+    thinking,
     text: text === "" && toolUses.length > 0 ? null : text,
     chunks: deltas,
     toolUses,
@@ -72,8 +101,11 @@ export function planMessage(script: MessageScript, body: Json): MessagePlan {
     usage: {
       input_tokens: script.usage?.input_tokens ?? promptWords([...system, ...asArray(body.messages)]),
       output_tokens: script.usage?.output_tokens ?? outputDefault,
-      cache_creation_input_tokens: script.usage?.cache_creation_input_tokens ?? 0,
-      cache_read_input_tokens: script.usage?.cache_read_input_tokens ?? 0,
+      cache_creation_input_tokens: cacheWrite,
+      cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
+      cache_creation: split ?? { ephemeral_5m_input_tokens: cacheWrite, ephemeral_1h_input_tokens: 0 },
+      thinking_tokens: u.thinking_tokens ?? (thinking.length > 0 ? thinkingDeltas : undefined),
+      service_tier: u.service_tier ?? "standard",
     },
   };
 }
@@ -82,23 +114,34 @@ function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
 
+/** Present only when the message thought (the recorded streams, without thinking, have none). */
+function outputDetails(usage: Usage): Json {
+  return usage.thinking_tokens === undefined
+    ? {}
+    : { output_tokens_details: { thinking_tokens: usage.thinking_tokens } };
+}
+
 function usageObject(usage: Usage, outputTokens: number): Json {
   return {
     input_tokens: usage.input_tokens,
     cache_creation_input_tokens: usage.cache_creation_input_tokens,
     cache_read_input_tokens: usage.cache_read_input_tokens,
-    cache_creation: {
-      ephemeral_5m_input_tokens: usage.cache_creation_input_tokens,
-      ephemeral_1h_input_tokens: 0,
-    },
+    cache_creation: usage.cache_creation,
     output_tokens: outputTokens,
-    service_tier: "standard",
+    ...outputDetails(usage),
+    service_tier: usage.service_tier,
   };
+}
+
+function thinkingBlock(t: PlannedThinking): Json {
+  return t.type === "thinking"
+    ? { type: "thinking", thinking: t.text, signature: t.signature }
+    : { type: "redacted_thinking", data: t.data };
 }
 
 /** The non-streaming `message` object. */
 export function messageResponse(plan: MessagePlan, id: string): Json {
-  const content: Json[] = [];
+  const content: Json[] = plan.thinking.map(thinkingBlock);
   if (plan.text !== null) content.push({ type: "text", text: plan.text });
   for (const t of plan.toolUses) content.push({ type: "tool_use", id: t.id, name: t.name, input: t.input });
   return {
@@ -136,30 +179,43 @@ export function messageStreamEvents(plan: MessagePlan, id: string, opts: StreamO
     usage: usageObject(plan.usage, 1), // the API counts one output token at message_start
   };
   const blocks: SseEvent[][] = [];
-  if (plan.text !== null) {
+  const delta = (index: number, value: Json, tokens: number) =>
+    sse("content_block_delta", { type: "content_block_delta", index, delta: value }, tokens);
+  for (const t of plan.thinking) {
+    const index = blocks.length;
+    if (t.type === "redacted_thinking") {
+      // Nothing to stream: the opaque data arrives whole with the block's start.
+      blocks.push([
+        sse("content_block_start", { type: "content_block_start", index, content_block: thinkingBlock(t) }),
+      ]);
+      continue;
+    }
     blocks.push([
       sse("content_block_start", {
         type: "content_block_start",
-        index: 0,
+        index,
+        content_block: { type: "thinking", thinking: "", signature: "" },
+      }),
+      ...t.chunks.map((thinking) => delta(index, { type: "thinking_delta", thinking }, 1)),
+      // The signature comes last, in one piece, just before the block stops.
+      delta(index, { type: "signature_delta", signature: t.signature }, 0),
+    ]);
+  }
+  if (plan.text !== null) {
+    const index = blocks.length;
+    blocks.push([
+      sse("content_block_start", {
+        type: "content_block_start",
+        index,
         content_block: { type: "text", text: "" },
       }),
-      ...plan.chunks.map((text) =>
-        sse(
-          "content_block_delta",
-          { type: "content_block_delta", index: 0, delta: { type: "text_delta", text } },
-          1,
-        ),
-      ),
+      ...plan.chunks.map((text) => delta(index, { type: "text_delta", text }, 1)),
     ]);
   }
   for (const t of plan.toolUses) {
     const index = blocks.length;
     const jsonDelta = (partial_json: string, tokens: number) =>
-      sse(
-        "content_block_delta",
-        { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json } },
-        tokens,
-      );
+      delta(index, { type: "input_json_delta", partial_json }, tokens);
     const block = { type: "tool_use", id: t.id, name: t.name, input: {} };
     blocks.push([
       sse("content_block_start", { type: "content_block_start", index, content_block: block }),
@@ -177,7 +233,13 @@ export function messageStreamEvents(plan: MessagePlan, id: string, opts: StreamO
       type: "message_delta",
       delta: { stop_reason: plan.stopReason, stop_sequence: plan.stopSequence },
       // Cumulative totals, restated: output_tokens is the whole message's count, not an increment.
-      usage: { input_tokens, cache_creation_input_tokens, cache_read_input_tokens, output_tokens },
+      usage: {
+        input_tokens,
+        cache_creation_input_tokens,
+        cache_read_input_tokens,
+        output_tokens,
+        ...outputDetails(plan.usage),
+      },
     }),
     sse("message_stop", { type: "message_stop" }),
   );

@@ -293,6 +293,22 @@ describe("Gemini fake, driven by the official @google/genai SDK", () => {
     assert.equal(error.status, 500);
   });
 
+  it("sends a scripted mid-stream status that the SDK raises with its code and message", async () => {
+    const status = { code: 503, message: "The model is overloaded.", status: "UNAVAILABLE" };
+    fake.enqueue({ chunks: ["a", "b"], errorAfterEvents: 1, streamErrorStatus: status });
+    const error = await (async () => {
+      for await (const _ of await sdk(fake).models.generateContentStream({ model: MODEL, contents: "x" })) {
+        // the first chunk arrives, then the error
+      }
+    })().then(
+      () => assert.fail("expected an error"),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof ApiError);
+    assert.equal(error.status, 503);
+    assert.match(error.message, /The model is overloaded/);
+  });
+
   it("rejects a wrong key with API_KEY_INVALID and a missing key with PERMISSION_DENIED", async () => {
     await fake.close();
     fake = await startGeminiFake({ requireApiKey: "AIza-right" });

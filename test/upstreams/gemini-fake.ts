@@ -19,9 +19,12 @@ import {
   googlePrettyJson,
   midStreamErrorEvent,
   planGenerate,
+  signaturesOf,
   sseEvents,
   streamChunks,
   successHeaders,
+  type Thought,
+  type Usage,
 } from "./gemini-wire.ts";
 import { createFakeCore, type RecordedRequest } from "./http-fake-core.ts";
 import { isObject, type Json, send } from "./openai-http.ts";
@@ -35,15 +38,18 @@ export type GenerateScript = {
   chunks?: string[];
   /** Sent whole, after the text, all in one chunk when streaming. */
   functionCalls?: { name: string; args: Record<string, unknown>; thoughtSignature?: string }[];
+  /**
+   * Thought summaries before the answer (`thought: true` parts, one chunk each when streaming), sent
+   * only when the request asks thinkingConfig.includeThoughts; their words are the default thoughtsTokenCount.
+   */
+  thoughts?: Thought[];
+  /** A thoughtSignature on the last text part. Every signature served is the only kind accepted back. */
+  textSignature?: string;
   /** Default "STOP" (Gemini says STOP after function calls too); null: the last chunk has none. */
   finishReason?: string | null;
   /** Default: promptTokenCount = words in the text parts, candidatesTokenCount = pieces + calls. */
-  usage?: {
-    promptTokenCount: number;
-    candidatesTokenCount: number;
-    cachedContentTokenCount?: number;
-    thoughtsTokenCount?: number;
-  };
+  /** With media parts, also promptTokensDetails by modality (gemini-wire.ts promptDetails). */
+  usage?: Usage;
   /** Reported modelVersion; default the model of the URL. */
   modelVersion?: string;
   /** The prompt is blocked: no candidates, only promptFeedback.blockReason (e.g. "SAFETY"). */
@@ -58,6 +64,8 @@ export type GenerateScript = {
   hangAfterEvents?: number;
   /** Streaming: after N events send `data: {"error": {...INTERNAL}}` and end the body. */
   errorAfterEvents?: number;
+  /** The google.rpc.Status sent by errorAfterEvents instead of the INTERNAL one ({code, message, status, details}). */
+  streamErrorStatus?: Json;
   /** SSE line ends: CRLF like the real API (default true) or LF. */
   crlf?: boolean;
   headers?: Record<string, string>;
@@ -138,6 +146,8 @@ export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Pr
     aborts: 0,
   };
   const core = createFakeCore<Script>(served, checkScript);
+  /** Thought signatures served so far: the real API accepts back only those it issued. */
+  const issued = new Set<string>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = Date.now();
@@ -147,7 +157,7 @@ export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Pr
     const ex: Exchange = { res, signal: received.signal, startedAt, markCut: received.markCut };
     const url = new URL(rec.path, "http://fake.invalid");
     const route = routeOf(rec.method, url);
-    if (!admit(res, req, url, route, parsed, opts.requireApiKey) || route === undefined) return;
+    if (!admit(res, req, url, route, parsed, opts.requireApiKey, issued) || route === undefined) return;
 
     const embedding = route.method === "embedContent" || route.method === "batchEmbedContents";
     const script = core.nextScript(rec) ?? (embedding ? { kind: "embedding" } : {});
@@ -222,6 +232,9 @@ export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Pr
       return;
     }
     const events = loadGeminiSseFixture(script.name).map((text) => ({ text, tokens: 0 }));
+    for (const event of events) {
+      for (const match of event.text.matchAll(/"thoughtSignature": "([^"]+)"/g)) issued.add(match[1] ?? "");
+    }
     await streamEvents(ex, events, script);
   }
 
@@ -232,6 +245,7 @@ export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Pr
     body: Json,
   ): Promise<void> {
     const plan = planGenerate(script, body, route.model);
+    for (const signature of signaturesOf(plan)) issued.add(signature);
     served.promptTokens += plan.usage.promptTokenCount;
     if (route.method === "generateContent") {
       served.completionTokens += billedOutput(plan.usage);
@@ -246,7 +260,10 @@ export async function startGeminiFake(opts: { requireApiKey?: string } = {}): Pr
     const crlf = script.crlf ?? true;
     let events = sseEvents(chunks, plan.usage, crlf);
     if (script.errorAfterEvents !== undefined) {
-      events = [...events.slice(0, script.errorAfterEvents), midStreamErrorEvent(crlf)];
+      events = [
+        ...events.slice(0, script.errorAfterEvents),
+        midStreamErrorEvent(crlf, script.streamErrorStatus),
+      ];
     }
     await streamEvents(ex, events, script, script.headers);
   }

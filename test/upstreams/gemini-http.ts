@@ -2,6 +2,13 @@
 // does before any model runs (JSON, unknown fields, roles, empty parts, embedding batches), answered with
 // google.rpc.Status bodies like the real API's.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  checkGenerationExtras,
+  checkPart,
+  checkServiceTier,
+  checkSignatures,
+  type Violation,
+} from "./gemini-content-checks.ts";
 import { googleErrorBody, loadGeminiHttpFixture } from "./gemini-errors.ts";
 import { isObject, type Json, send } from "./openai-http.ts";
 
@@ -75,6 +82,7 @@ const REQUEST_FIELDS = names(
   "safetySettings",
   "generationConfig",
   "cachedContent",
+  "serviceTier",
 );
 const GENERATION_FIELDS = names(
   "stopSequences",
@@ -103,7 +111,11 @@ function unknownField(object: Json, allowed: Set<string>): string | undefined {
   return Object.keys(object).find((key) => !allowed.has(key));
 }
 
-function checkGenerate(res: ServerResponse, body: Json): boolean {
+function violated(res: ServerResponse, violation: Violation | undefined): boolean {
+  return violation === undefined || invalid(res, violation.message, violation.field);
+}
+
+function checkGenerate(res: ServerResponse, route: GeminiRoute, body: Json, issued: Set<string>): boolean {
   const unknown = unknownField(body, REQUEST_FIELDS);
   if (unknown !== undefined)
     return invalid(res, `Invalid JSON payload received. Unknown name "${unknown}": Cannot find field.`);
@@ -120,7 +132,9 @@ function checkGenerate(res: ServerResponse, body: Json): boolean {
         "* GenerateContentRequest.generation_config: response_schema and response_json_schema are mutually exclusive\n",
       );
     }
+    if (!violated(res, checkGenerationExtras(config))) return false;
   }
+  if (!violated(res, checkServiceTier(body.serviceTier ?? body.service_tier))) return false;
   const contents = body.contents;
   if (!Array.isArray(contents) || contents.length === 0) {
     return invalid(res, "* GenerateContentRequest.contents: contents is not specified\n");
@@ -137,7 +151,11 @@ function checkGenerate(res: ServerResponse, body: Json): boolean {
         `* GenerateContentRequest.contents[${i}].parts: contents.parts must not be empty.\n`,
       );
     }
+    for (const [p, part] of parts.entries()) {
+      if (!violated(res, checkPart(part, `contents[${i}].parts[${p}]`))) return false;
+    }
   }
+  if (!violated(res, checkSignatures(route.model, contents, issued))) return false;
   for (const [t, tool] of (Array.isArray(body.tools) ? body.tools : []).entries()) {
     const declarations: unknown = (tool as Json | null)?.functionDeclarations;
     for (const [d, decl] of (Array.isArray(declarations) ? declarations : []).entries()) {
@@ -190,6 +208,8 @@ export function admit(
   route: GeminiRoute | undefined,
   parsed: { body: unknown; badJson: boolean },
   requireApiKey: string | undefined,
+  /** Thought signatures this fake has handed out (any other one is refused). */
+  issued: Set<string>,
 ): boolean {
   if (route === undefined) return sendNotFoundPage(res, url.pathname);
   if (requireApiKey !== undefined) {
@@ -206,6 +226,6 @@ export function admit(
   }
   const body = parsed.body;
   return route.method === "generateContent" || route.method === "streamGenerateContent"
-    ? checkGenerate(res, body)
+    ? checkGenerate(res, route, body, issued)
     : checkEmbed(res, route, body);
 }

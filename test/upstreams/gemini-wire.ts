@@ -50,18 +50,35 @@ export function responseId(): string {
   return randomBytes(16).toString("base64url").slice(0, 22);
 }
 
+export type ModalityCount = { modality: string; tokenCount: number };
+
 export type Usage = {
   promptTokenCount: number;
   candidatesTokenCount: number;
   cachedContentTokenCount?: number;
   thoughtsTokenCount?: number;
+  /** Default: every prompt token as TEXT. */
+  promptTokensDetails?: ModalityCount[];
+};
+
+export type Thought = { text: string; signature?: string };
+/** One decoding step of logprobsResult: the chosen token and the top candidates. */
+export type LogprobStep = {
+  chosen: { token: string; logProbability: number };
+  top: { token: string; logProbability: number }[];
 };
 
 export type GeneratePlan = {
   modelVersion: string;
   responseId: string;
+  /** Thought summaries: sent only when the request asked for includeThoughts. */
+  thoughts: Thought[];
   pieces: string[];
+  /** Put on the last text part (Gemini 3 signs the last part of an answer without calls). */
+  textSignature: string | undefined;
   calls: { name: string; args: Json; thoughtSignature?: string }[];
+  /** One step per text piece, when the request asked for responseLogprobs. */
+  logprobs: LogprobStep[] | undefined;
   finishReason: string | null;
   blockReason: string | undefined;
   usage: Usage;
@@ -71,37 +88,109 @@ function countWords(text: string): number {
   return text.split(/\s+/).filter((w) => w.length > 0).length;
 }
 
-/** Words in the text parts of `contents` and `systemInstruction`: the fake's prompt token count. */
-export function promptWords(body: Json): number {
+/**
+ * The fake's token counts of media parts, by modality: 258 per image and per document (one page),
+ * like Gemini's fixed per-image and per-page counts; audio 1 per 1,000 bytes (the real API counts
+ * 32 per second, which the fake cannot measure).
+ */
+export const IMAGE_TOKENS = 258;
+export const DOCUMENT_TOKENS = 258;
+export function audioTokens(base64: string): number {
+  return Math.max(1, Math.ceil(Buffer.from(base64, "base64").length / 1000));
+}
+
+function mediaModality(mime: string): "IMAGE" | "AUDIO" | "VIDEO" | "DOCUMENT" {
+  if (mime.startsWith("image/")) return "IMAGE";
+  if (mime.startsWith("audio/")) return "AUDIO";
+  if (mime.startsWith("video/")) return "VIDEO";
+  return "DOCUMENT";
+}
+
+/** The fake's prompt tokens by modality: words of text parts, the counts above for media. */
+export function promptDetails(body: Json): ModalityCount[] {
   const contents = Array.isArray(body.contents) ? body.contents : [];
   const system = body.systemInstruction ?? body.system_instruction;
-  let words = 0;
+  const counts = new Map<string, number>([["TEXT", 0]]);
+  const add = (modality: string, n: number) => counts.set(modality, (counts.get(modality) ?? 0) + n);
   for (const content of [...contents, system]) {
     const parts: unknown = (content as Json | null | undefined)?.parts;
-    for (const part of Array.isArray(parts) ? parts : []) {
-      const text: unknown = (part as Json | null)?.text;
-      if (typeof text === "string") words += countWords(text);
+    for (const part of Array.isArray(parts) ? (parts as Json[]) : []) {
+      if (part.thought === true) continue; // thoughts sent back are not prompt
+      if (typeof part.text === "string") add("TEXT", countWords(part.text));
+      const inline = (part.inlineData ?? part.inline_data) as Json | undefined;
+      const file = (part.fileData ?? part.file_data) as Json | undefined;
+      const media = inline ?? file;
+      if (media === undefined) continue;
+      const modality = mediaModality(String(media.mimeType ?? media.mime_type));
+      const size = inline && modality === "AUDIO" ? audioTokens(String(inline.data)) : IMAGE_TOKENS;
+      add(modality, modality === "DOCUMENT" ? DOCUMENT_TOKENS : size);
     }
   }
-  return words;
+  return [...counts]
+    .filter(([m, n]) => m === "TEXT" || n > 0)
+    .map(([modality, tokenCount]) => ({ modality, tokenCount }));
+}
+
+/** Words in the text parts of `contents` and `systemInstruction`: the fake's prompt token count for text. */
+export function promptWords(body: Json): number {
+  return promptDetails(body).find((d) => d.modality === "TEXT")?.tokenCount ?? 0;
+}
+
+/** The fake's log probability of a piece: a function of its position, so tests can predict it. */
+export function logprobStep(piece: string, index: number, top: number): LogprobStep {
+  const logProbability = -Math.round((0.05 + index * 0.1) * 1e6) / 1e6;
+  const alternatives = Array.from({ length: Math.max(0, top - 1) }, (_, k) => ({
+    token: `${piece.trim()}~${k + 1}`,
+    logProbability: Math.round((logProbability - (k + 1)) * 1e6) / 1e6,
+  }));
+  const chosen = { token: piece, logProbability };
+  return { chosen, top: top > 0 ? [chosen, ...alternatives] : [] };
+}
+
+function thinkingOf(body: Json): Json {
+  const config = (body.generationConfig ?? body.generation_config) as Json | undefined;
+  return ((config?.thinkingConfig ?? config?.thinking_config) as Json | undefined) ?? {};
 }
 
 export function planGenerate(script: GenerateScript, body: Json, model: string): GeneratePlan {
   const calls = script.functionCalls ?? [];
   const text = script.chunks?.join("") ?? script.text ?? (calls.length > 0 ? "" : DEFAULT_TEXT);
   const pieces = script.chunks ?? splitWords(text);
+  const config = ((body.generationConfig ?? body.generation_config) as Json | undefined) ?? {};
+  const wantsLogprobs = (config.responseLogprobs ?? config.response_logprobs) === true;
+  const top = typeof config.logprobs === "number" ? config.logprobs : 0;
+  const includeThoughts = (thinkingOf(body).includeThoughts ?? thinkingOf(body).include_thoughts) === true;
+  const thoughts = script.thoughts ?? [];
+  const details = promptDetails(body);
   return {
     modelVersion: script.modelVersion ?? model,
     responseId: responseId(),
+    thoughts: includeThoughts ? thoughts : [],
     pieces,
+    textSignature: script.textSignature,
     calls,
+    logprobs: wantsLogprobs ? pieces.map((piece, i) => logprobStep(piece, i, top)) : undefined,
     finishReason: script.finishReason === undefined ? "STOP" : script.finishReason,
     blockReason: script.blockReason,
     usage: script.usage ?? {
-      promptTokenCount: promptWords(body),
+      promptTokenCount: details.reduce((sum, d) => sum + d.tokenCount, 0),
       candidatesTokenCount: pieces.length + calls.length,
+      ...(thoughts.length > 0
+        ? { thoughtsTokenCount: thoughts.reduce((n, t) => n + countWords(t.text), 0) }
+        : {}),
+      ...(details.length > 1 ? { promptTokensDetails: details } : {}),
     },
   };
+}
+
+/** Every thought signature the plan hands out (the fake accepts only these back). */
+export function signaturesOf(plan: GeneratePlan): string[] {
+  const all = [
+    ...plan.thoughts.map((t) => t.signature),
+    plan.textSignature,
+    ...plan.calls.map((c) => c.thoughtSignature),
+  ];
+  return all.filter((s): s is string => s !== undefined);
 }
 
 /** Output tokens the upstream bills for the plan: candidates plus thinking. */
@@ -115,7 +204,9 @@ function usageMetadata(usage: Usage, candidates: number | undefined): Json {
   if (candidates !== undefined) meta.candidatesTokenCount = candidates;
   meta.totalTokenCount = usage.promptTokenCount + (candidates ?? 0) + thoughts;
   if (usage.cachedContentTokenCount) meta.cachedContentTokenCount = usage.cachedContentTokenCount;
-  meta.promptTokensDetails = [{ modality: "TEXT", tokenCount: usage.promptTokenCount }];
+  meta.promptTokensDetails = usage.promptTokensDetails ?? [
+    { modality: "TEXT", tokenCount: usage.promptTokenCount },
+  ];
   if (usage.cachedContentTokenCount) {
     meta.cacheTokensDetails = [{ modality: "TEXT", tokenCount: usage.cachedContentTokenCount }];
   }
@@ -129,7 +220,31 @@ function functionCallPart(call: GeneratePlan["calls"][number]): Json {
   return part;
 }
 
-function response(plan: GeneratePlan, parts: Json[], finish: string | null, candidates: number): Json {
+function thoughtPart(thought: Thought): Json {
+  const part: Json = { text: thought.text, thought: true };
+  if (thought.signature !== undefined) part.thoughtSignature = thought.signature;
+  return part;
+}
+
+function textPart(text: string, signature: string | undefined): Json {
+  return signature === undefined ? { text } : { text, thoughtSignature: signature };
+}
+
+function logprobsResult(steps: LogprobStep[]): Json {
+  return {
+    topCandidates: steps.map((s) => ({ candidates: s.top })),
+    chosenCandidates: steps.map((s) => s.chosen),
+  };
+}
+
+type ChunkContent = { parts: Json[]; logprobs?: LogprobStep[] };
+
+function response(
+  plan: GeneratePlan,
+  content: ChunkContent,
+  finish: string | null,
+  candidates: number | undefined,
+): Json {
   if (plan.blockReason !== undefined) {
     // A blocked prompt: no candidates at all, only promptFeedback.
     return {
@@ -139,8 +254,14 @@ function response(plan: GeneratePlan, parts: Json[], finish: string | null, cand
       responseId: plan.responseId,
     };
   }
+  const parts = content.parts;
   const candidate: Json = { content: { parts, role: "model" } };
   if (finish !== null) candidate.finishReason = finish;
+  if (content.logprobs !== undefined && content.logprobs.length > 0) {
+    const sum = content.logprobs.reduce((n, s) => n + s.chosen.logProbability, 0);
+    candidate.avgLogprobs = sum / content.logprobs.length;
+    candidate.logprobsResult = logprobsResult(content.logprobs);
+  }
   candidate.index = 0;
   if (finish === "STOP" && parts.some((p) => "functionCall" in p)) {
     candidate.finishMessage = "Model generated function call(s).";
@@ -155,23 +276,41 @@ function response(plan: GeneratePlan, parts: Json[], finish: string | null, cand
 
 export function generateContentResponse(plan: GeneratePlan): Json {
   const text = plan.pieces.join("");
-  const parts: Json[] = text !== "" || plan.calls.length === 0 ? [{ text }] : [];
+  const parts: Json[] = plan.thoughts.map(thoughtPart);
+  if (text !== "" || plan.calls.length === 0) parts.push(textPart(text, plan.textSignature));
   parts.push(...plan.calls.map(functionCallPart));
-  return response(plan, parts, plan.finishReason, plan.usage.candidatesTokenCount);
+  const content: ChunkContent = { parts, ...(plan.logprobs ? { logprobs: plan.logprobs } : {}) };
+  return response(plan, content, plan.finishReason, plan.usage.candidatesTokenCount);
 }
 
 /**
- * The chunks of a streamed generation: one per text piece, then one with all function calls (Gemini
- * never splits a call). The last chunk carries finishReason; usageMetadata is cumulative in every chunk.
+ * The chunks of a streamed generation: one per thought summary, one per text piece (the last
+ * carries the text signature and each its logprobs step), then one with all function calls
+ * (Gemini never splits a call). The last chunk carries finishReason; usageMetadata is cumulative
+ * in every chunk, thoughts counted from the first.
  */
 export function streamChunks(plan: GeneratePlan): Json[] {
-  const partsPerChunk: Json[][] = plan.pieces.map((text) => [{ text }]);
-  if (plan.calls.length > 0) partsPerChunk.push(plan.calls.map(functionCallPart));
-  if (partsPerChunk.length === 0) partsPerChunk.push([{ text: "" }]);
+  const contents: { content: ChunkContent; candidates: number | undefined }[] = [];
+  for (const thought of plan.thoughts)
+    contents.push({ content: { parts: [thoughtPart(thought)] }, candidates: undefined });
   const final = plan.usage.candidatesTokenCount;
-  return partsPerChunk.map((parts, i) => {
-    const last = i === partsPerChunk.length - 1;
-    return response(plan, parts, last ? plan.finishReason : null, last ? final : Math.min(final, i + 1));
+  plan.pieces.forEach((text, i) => {
+    const last = i === plan.pieces.length - 1;
+    const step = plan.logprobs?.[i];
+    contents.push({
+      content: {
+        parts: [textPart(text, last ? plan.textSignature : undefined)],
+        ...(step ? { logprobs: [step] } : {}),
+      },
+      candidates: Math.min(final, i + 1),
+    });
+  });
+  if (plan.calls.length > 0)
+    contents.push({ content: { parts: plan.calls.map(functionCallPart) }, candidates: final });
+  if (contents.length === 0) contents.push({ content: { parts: [{ text: "" }] }, candidates: final });
+  return contents.map(({ content, candidates }, i) => {
+    const last = i === contents.length - 1;
+    return response(plan, content, last ? plan.finishReason : null, last ? final : candidates);
   });
 }
 
@@ -190,9 +329,12 @@ export function sseEvents(chunks: Json[], usage: Usage, crlf: boolean): SseEvent
   });
 }
 
-export function midStreamErrorEvent(crlf: boolean): SseEvent {
-  const error = { error: { code: 500, message: MID_STREAM_ERROR_MESSAGE, status: "INTERNAL" } };
-  return { text: `data: ${googleCompactJson(error)}${crlf ? "\r\n\r\n" : "\n\n"}`, tokens: 0 };
+/** `data: {"error": status}`; by default the INTERNAL status the API sends when generation fails. */
+export function midStreamErrorEvent(
+  crlf: boolean,
+  status: Json = { code: 500, message: MID_STREAM_ERROR_MESSAGE, status: "INTERNAL" },
+): SseEvent {
+  return { text: `data: ${googleCompactJson({ error: status })}${crlf ? "\r\n\r\n" : "\n\n"}`, tokens: 0 };
 }
 
 function dimsOf(script: EmbeddingScript, request: Json): number {

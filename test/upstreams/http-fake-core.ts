@@ -175,7 +175,10 @@ export function createFakeCore<S>(served: CoreCounters, check: (script: S) => vo
       server = srv;
       srv.on("connection", (socket: Socket) => {
         sockets.add(socket);
-        socket.on("close", () => sockets.delete(socket));
+        socket.on("close", () => {
+          sockets.delete(socket);
+          notify(); // waitUntil(() => openSockets() === 0) wakes on it
+        });
       });
       await new Promise<void>((resolve, reject) => {
         srv.once("error", reject);

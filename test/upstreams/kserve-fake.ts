@@ -33,6 +33,8 @@ export type FakeModel = {
   omitInputs?: string[];
   /** Datatype overrides in the metadata, e.g. { max_tokens: "INT64" }. */
   datatypes?: Record<string, string>;
+  /** More inputs declared in the metadata (names and datatypes are the server's own strings). */
+  extraInputs?: { name: string; datatype: string }[];
   ready?: boolean;
 };
 /** A generation. Responses carry the chunks (default: `text` split into words keeping spaces). */
@@ -94,7 +96,8 @@ function inputsOf(model: FakeModel): Spec[] {
   const all = model.profile === "vllm" ? VLLM_INPUTS : TRT_INPUTS;
   return all
     .filter((s) => !model.omitInputs?.includes(s.name))
-    .map((s) => ({ ...s, datatype: model.datatypes?.[s.name] ?? s.datatype }));
+    .map((s) => ({ ...s, datatype: model.datatypes?.[s.name] ?? s.datatype }))
+    .concat((model.extraInputs ?? []).map((s) => ({ ...s, shape: [1] })));
 }
 
 /** What the fake decoded from one valid inference request. */

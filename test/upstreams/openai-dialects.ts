@@ -3,6 +3,7 @@
 // not its details: where streamed usage goes, tool-call deltas, extra fields. Mistral's request checks and
 // error bodies live in openai-mistral.ts.
 import { randomBytes, randomInt } from "node:crypto";
+import { logprobEntry, logprobsObject, thinkingChunk } from "./openai-extras.ts";
 import { type ChatPlan, type ChatStreamParts, randomAlnum, requestId, type Usage } from "./openai-wire.ts";
 import type { SseEvent } from "./sse.ts";
 
@@ -86,13 +87,15 @@ function randomUUIDv7ish(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-function usageOf(usage: Usage, cached: boolean): Json {
+function usageOf(usage: Usage, cached: boolean, serviceTier?: string): Json {
   const out: Json = {
     prompt_tokens: usage.prompt_tokens,
     completion_tokens: usage.completion_tokens,
     total_tokens: usage.prompt_tokens + usage.completion_tokens,
   };
   if (cached) out.prompt_tokens_details = { cached_tokens: usage.cached_tokens ?? 0 };
+  // Mistral reports the tier it served at inside usage.
+  if (serviceTier !== undefined) out.service_tier = serviceTier;
   return out;
 }
 
@@ -126,6 +129,13 @@ export function compatCompletion(
   dialect: OpenAIDialect,
 ): Json {
   const message: Json = { role: "assistant", content: plan.content ?? "" };
+  const reasoning = (plan.reasoning ?? []).join("");
+  if (reasoning !== "") {
+    if (plan.reasoningField === "thinking") {
+      // Mistral's reasoning models answer content chunks: the thinking first, then the text.
+      message.content = [thinkingChunk(reasoning), { type: "text", text: plan.content ?? "" }];
+    } else message[plan.reasoningField ?? "reasoning"] = reasoning;
+  }
   if (plan.toolCalls.length > 0) message.tool_calls = toolCallsOf(plan, style);
   else if (dialect === "mistral") message.tool_calls = null;
   const out: Json = {
@@ -133,8 +143,15 @@ export function compatCompletion(
     object: "chat.completion",
     created,
     model: plan.model,
-    choices: [{ index: 0, message, finish_reason: plan.finishReason }],
-    usage: usageOf(plan.usage, dialect === "llama-server"),
+    choices: [
+      {
+        index: 0,
+        message,
+        ...(plan.logprobs ? { logprobs: logprobsObject(plan.chunks, plan.logprobs) } : {}),
+        finish_reason: plan.finishReason,
+      },
+    ],
+    usage: usageOf(plan.usage, dialect === "llama-server", plan.serviceTier),
     ...style.extra,
   };
   if (style.timings) out.timings = timingsOf(plan.usage);
@@ -152,15 +169,34 @@ export function compatStreamParts(
   model: string,
   style: CompatStyle,
   dialect: OpenAIDialect,
+  extras: Pick<ChatPlan, "logprobs" | "reasoningField"> = {},
 ): ChatStreamParts {
   const head = { id, object: "chat.completion.chunk", created, model, ...style.extra };
-  const event = (delta: Json, finish: string | null, tokens: number, tail: Json = {}): SseEvent => {
-    const chunk = { ...head, choices: [{ index: 0, delta, finish_reason: finish }], ...tail };
+  const event = (
+    delta: Json,
+    finish: string | null,
+    tokens: number,
+    tail: Json = {},
+    logprobs?: Json,
+  ): SseEvent => {
+    const choice = { index: 0, delta, ...(logprobs ? { logprobs } : {}), finish_reason: finish };
+    const chunk = { ...head, choices: [choice], ...tail };
     return { text: `data: ${JSON.stringify(chunk)}\n\n`, tokens };
   };
+  const asked = extras.logprobs;
+  const field = extras.reasoningField ?? "reasoning";
   return {
     start: () => [event({ role: "assistant", content: "" }, null, 0)],
-    content: (piece, tokens = 1) => event({ content: piece }, null, tokens),
+    content: (piece, tokens = 1) =>
+      event(
+        { content: piece },
+        null,
+        tokens,
+        {},
+        asked ? { content: [logprobEntry(piece, asked.top)], refusal: null } : undefined,
+      ),
+    reasoning: (piece) =>
+      event(field === "thinking" ? { content: [thinkingChunk(piece)] } : { [field]: piece }, null, 1),
     end(plan) {
       const events: SseEvent[] = [];
       const calls = toolCallsOf(plan, style);
@@ -177,7 +213,9 @@ export function compatStreamParts(
         }
       });
       const tail: Json = {};
-      if (style.streamUsage === "finish-chunk") tail.usage = usageOf(plan.usage, dialect === "llama-server");
+      if (style.streamUsage === "finish-chunk") {
+        tail.usage = usageOf(plan.usage, dialect === "llama-server", plan.serviceTier);
+      }
       if (style.timings) tail.timings = timingsOf(plan.usage);
       const finishDelta = dialect === "llama-server" ? {} : { content: "" };
       events.push(event(finishDelta, plan.finishReason, 0, tail));
@@ -194,6 +232,11 @@ export function compatStreamEvents(
   style: CompatStyle,
   dialect: OpenAIDialect,
 ): SseEvent[] {
-  const parts = compatStreamParts(id, created, plan.model, style, dialect);
-  return [...parts.start(plan), ...plan.chunks.map((piece) => parts.content(piece)), ...parts.end(plan)];
+  const parts = compatStreamParts(id, created, plan.model, style, dialect, plan);
+  return [
+    ...parts.start(plan),
+    ...(plan.reasoning ?? []).map((piece) => parts.reasoning(piece)),
+    ...plan.chunks.map((piece) => parts.content(piece)),
+    ...parts.end(plan),
+  ];
 }

@@ -113,6 +113,23 @@ describe("OpenAI fake, driven by the official openai SDK", () => {
     assert.equal(fake.served.completionTokens, 9, "a completed stream counts its usage");
   });
 
+  it("fails a stream with an error event that the SDK raises as an APIError carrying that error", async () => {
+    const error = { message: "The server had an error", type: "server_error", param: null, code: null };
+    fake.enqueue({ chunks: ["a", "b"], streamError: { afterEvents: 2, error } });
+    const texts: string[] = [];
+    const stream = await sdk(fake).chat.completions.create({ model: "gpt-4o", messages, stream: true });
+    const failure = await (async () => {
+      for await (const chunk of stream) texts.push(chunk.choices[0]?.delta.content ?? "");
+    })().then(
+      () => assert.fail("expected an error"),
+      (e: unknown) => e as APIError,
+    );
+    assert.deepEqual(texts, ["", "a"], "the role chunk, then one content chunk");
+    assert.equal(failure.message, "The server had an error");
+    assert.deepEqual(failure.error, error);
+    assert.equal(fake.served.streamsCompleted, 0);
+  });
+
   it("streams tool calls that the SDK's stream helper assembles", async () => {
     const toolCalls = [
       { id: "call_weather1", name: "get_weather", arguments: '{"city":"Paris","unit":"celsius"}' },

@@ -1,4 +1,5 @@
-// A faithful, scriptable fake of api.openai.com (chat completions, embeddings, models) on a loopback port.
+// A faithful, scriptable fake of api.openai.com (chat completions, responses, embeddings, models) on a
+// loopback port. The Responses API (POST /v1/responses) lives in openai-responses-fake.ts.
 // Wire shapes: openai-wire.ts; admission checks: openai-http.ts; error bodies: openai-errors.ts and
 // test/fixtures/openai/*.http; SSE writer: sse.ts. With `dialect`, it speaks like Mistral (openai-mistral.ts:
 // request checks, error bodies from test/fixtures/mistral/), Ollama's /v1 or llama-server instead
@@ -17,6 +18,7 @@ import {
   toolCallIdMaker,
 } from "./openai-dialects.ts";
 import { errorResponse, isErrorFixtureName, openAIErrorBody } from "./openai-errors.ts";
+import { logprobsAsked, REASONING_FIELD, type ReasoningField, SERVICE_TIER } from "./openai-extras.ts";
 import { admit, isObject, type Json, routeOf, send, sendError } from "./openai-http.ts";
 import {
   isMistralFixtureName,
@@ -24,6 +26,8 @@ import {
   mistralErrorResponse,
   mistralRejection,
 } from "./openai-mistral.ts";
+import { isResponsesRoute, serveResponses } from "./openai-responses-fake.ts";
+import { ReasoningSeal } from "./openai-responses-seal.ts";
 import {
   type ChatPlan,
   chatCompletion,
@@ -35,6 +39,7 @@ import {
   messageTexts,
   planChat,
   successHeaders,
+  type Usage,
 } from "./openai-wire.ts";
 import { sleep, writeSse } from "./sse.ts";
 
@@ -51,8 +56,22 @@ export type ChatScript = {
   toolCalls?: { id?: string; name: string; arguments: string }[];
   /** Default "stop", or "tool_calls" when toolCalls are given. */
   finishReason?: string;
-  /** Default: prompt_tokens = words in the messages, completion_tokens = content deltas + argument pieces. */
-  usage?: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number };
+  /**
+   * Default: prompt_tokens = words in the messages, completion_tokens = reasoning + content deltas +
+   * argument pieces, reasoning_tokens = reasoning deltas.
+   */
+  usage?: Usage;
+  /**
+   * Reasoning text, streamed in word deltas before the content, in the dialect's place (openai-extras.ts:
+   * `reasoning` for vLLM and Ollama, `reasoning_content` for llama-server, `thinking` chunks for Mistral).
+   */
+  reasoning?: string;
+  /** Explicit reasoning deltas instead of `reasoning` split into words. */
+  reasoningChunks?: string[];
+  /** Overrides the dialect's reasoning field (vLLM before 0.11 and DeepSeek: `reasoning_content`). */
+  reasoningField?: ReasoningField;
+  /** Tier reported; default: what the server reports for the request's `service_tier`. */
+  serviceTier?: string;
   /** Echoed model; default the request's `model`. */
   model?: string;
   /** Wait before sending the response headers. */
@@ -65,6 +84,11 @@ export type ChatScript = {
   hangAfterEvents?: number;
   /** Streaming: wait this long after `data: [DONE]` before ending the response. */
   endDelayMs?: number;
+  /**
+   * Streaming: after N events (the role chunk counts) send `data: {"error": error}` and end the response
+   * without [DONE], as api.openai.com does when generation fails mid-stream.
+   */
+  streamError?: { afterEvents: number; error: Json };
   headers?: Record<string, string>;
 };
 export type ErrorScript = {
@@ -182,6 +206,7 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
   const served = { requests: 0, completionTokens: 0, promptTokens: 0, streamsCompleted: 0, aborts: 0 };
   const core = createFakeCore<Script>(served, (script) => checkScript(script, dialect));
   let healthStatus = 200;
+  const seal = new ReasoningSeal();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = Date.now();
@@ -194,11 +219,21 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
       send(res, healthStatus, {}, ""); // vLLM-style probe: empty body, status only; no script used
       return;
     }
+    if (dialect === "openai" && isResponsesRoute(rec.method, pathname)) {
+      const deps = {
+        requireApiKey: opts.requireApiKey,
+        nextScript: core.nextScript,
+        notify: core.notify,
+        served,
+        seal,
+      };
+      return serveResponses({ ...ex, parsed, reset: received.reset }, deps);
+    }
     const route = routeOf(rec.method, pathname);
     if (dialect === "mistral") {
       const rejection = mistralRejection(req, route, parsed, opts.requireApiKey);
       if (rejection) return send(res, rejection.status, rejection.headers, rejection.body);
-    } else if (!admit(res, req, route, parsed, opts.requireApiKey)) return;
+    } else if (!admit(res, req, route, parsed, opts.requireApiKey, dialect === "openai")) return;
     if (route === undefined) return;
 
     const script = core.nextScript(rec) ?? (route === "embeddings" ? { kind: "embedding" } : {});
@@ -304,6 +339,10 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
     const plan = planChat(script, body, {
       ...(toolCallId ? { toolCallId } : {}),
       wholeArguments: dialect === "mistral" || dialect === "ollama",
+      reasoningField: REASONING_FIELD[dialect],
+      serviceTier: SERVICE_TIER[dialect],
+      // Mistral has no logprobs (its request check refuses the field).
+      logprobs: dialect === "mistral" ? undefined : logprobsAsked(body),
     });
     const id = completionId(dialect);
     const created = Math.floor(Date.now() / 1000);
@@ -312,9 +351,13 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
       served.completionTokens += plan.usage.completion_tokens;
       return sendJson(ex, completionOf(plan, id, created), script.headers, dialect);
     }
-    const events = style
+    let events = style
       ? compatStreamEvents(plan, id, created, style, dialect)
       : chatStreamEvents(plan, id, created, streamOptionsOf(body));
+    if (script.streamError) {
+      const failed = { text: `data: ${JSON.stringify({ error: script.streamError.error })}\n\n`, tokens: 0 };
+      events = [...events.slice(0, script.streamError.afterEvents), failed];
+    }
     const headers = headersFor(dialect, "text/event-stream; charset=utf-8", ex.startedAt);
     ex.res.writeHead(200, { ...headers, ...script.headers });
     ex.res.flushHeaders();
@@ -332,7 +375,7 @@ export async function startOpenAIFake(opts: OpenAIFakeOptions = {}): Promise<Ope
       },
       onCut: ex.markCut,
     });
-    if (outcome === "completed") {
+    if (outcome === "completed" && !script.streamError) {
       // A completed stream bills what its usage says, even when that differs from the deltas sent.
       served.completionTokens += plan.usage.completion_tokens - streamedTokens;
       served.streamsCompleted += 1;

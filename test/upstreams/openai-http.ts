@@ -1,6 +1,7 @@
 // HTTP plumbing for the OpenAI fake: body parsing, sending, and the checks api.openai.com makes before any
 // model runs (API key, route, JSON, required parameters), answered with OpenAI's own error bodies.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { chatRequestIssue } from "./openai-checks.ts";
 import { loadHttpFixture, openAIErrorBody } from "./openai-errors.ts";
 import { embeddingInputs, requestId } from "./openai-wire.ts";
 
@@ -78,6 +79,8 @@ export function admit(
   route: Route | undefined,
   parsed: { body: unknown; badJson: boolean },
   requireApiKey: string | undefined,
+  /** api.openai.com's own checks of content parts and parameters (openai-checks.ts). */
+  openAIChecks = false,
 ): boolean {
   const invalid = (
     status: number,
@@ -105,6 +108,10 @@ export function admit(
     return false;
   }
   if (typeof body.model !== "string") return invalid(400, "you must provide a model parameter");
+  if (route === "chat" && openAIChecks) {
+    const issue = chatRequestIssue(body);
+    if (issue) return invalid(400, issue.message, issue.param, issue.code);
+  }
   if (route === "embeddings" && embeddingInputs(body.input) === undefined) {
     return body.input === undefined
       ? invalid(400, MISSING_INPUT_MESSAGE, "input", "missing_required_parameter")

@@ -135,6 +135,26 @@ const MESSAGE_FIELDS: Record<string, Set<string>> = {
   tool: new Set(["role", "content", "tool_call_id", "name"]),
 };
 const TOOL_CHOICES = ["auto", "none", "any"];
+const SERVICE_TIERS = ["auto", "standard_only"];
+const EFFORTS = ["none", "minimal", "low", "medium", "high", "xhigh"];
+/** Content chunks by role (the SDK's ContentChunk; system messages take text and thinking only). */
+const ALL_CHUNKS = ["text", "image_url", "document_url", "input_audio", "file", "reference", "thinking"];
+const CHUNK_TYPES: Record<string, readonly string[]> = {
+  system: ["text", "thinking"],
+  user: ALL_CHUNKS,
+  assistant: ALL_CHUNKS,
+  tool: ALL_CHUNKS,
+};
+/** Each chunk's fields, as pydantic checks them (extra fields are forbidden). */
+const CHUNK_FIELDS: Record<string, { required: string[]; optional: string[] }> = {
+  text: { required: ["text"], optional: [] },
+  image_url: { required: ["image_url"], optional: [] },
+  document_url: { required: ["document_url"], optional: ["document_name"] },
+  input_audio: { required: ["input_audio"], optional: [] },
+  file: { required: ["file_id"], optional: [] },
+  reference: { required: ["reference_ids"], optional: [] },
+  thinking: { required: ["thinking"], optional: ["signature", "closed"] },
+};
 const TOOL_CALL_ID = /^[a-zA-Z0-9]{9}$/;
 
 function extraFields(value: Json, allowed: Set<string>, loc: (string | number)[]): Issue[] {
@@ -163,8 +183,59 @@ function messageIssues(messages: unknown[]): Issue[] {
       return;
     }
     issues.push(...extraFields(m, allowed, ["body", "messages", i, role]));
+    if (Array.isArray(m.content)) issues.push(...chunkIssues(m.content, role, ["body", "messages", i, role]));
   });
   return issues;
+}
+
+function chunkIssues(chunks: unknown[], role: string, loc: (string | number)[]): Issue[] {
+  const issues: Issue[] = [];
+  const allowed = CHUNK_TYPES[role] ?? [];
+  chunks.forEach((chunk, j) => {
+    const at = [...loc, "content", j];
+    const type = isObject(chunk) && typeof chunk.type === "string" ? chunk.type : undefined;
+    const fields = type === undefined ? undefined : CHUNK_FIELDS[type];
+    if (!isObject(chunk) || type === undefined || fields === undefined || !allowed.includes(type)) {
+      issues.push({
+        type: "union_tag_invalid",
+        loc: at,
+        msg: `Input tag '${String(type)}' found using 'type' does not match any of the expected tags: ${allowed.map((t) => `'${t}'`).join(", ")}`,
+        input: chunk,
+      });
+      return;
+    }
+    for (const name of fields.required) {
+      if (chunk[name] === undefined)
+        issues.push({ type: "missing", loc: [...at, type, name], msg: "Field required", input: chunk });
+    }
+    issues.push(
+      ...extraFields(chunk, new Set(["type", ...fields.required, ...fields.optional]), [...at, type]),
+    );
+    if (type === "input_audio" && chunk.input_audio !== undefined && typeof chunk.input_audio !== "string") {
+      issues.push({
+        type: "string_type",
+        loc: [...at, type, "input_audio"],
+        msg: "Input should be a valid string",
+        input: chunk.input_audio,
+      });
+    }
+  });
+  return issues;
+}
+
+function enumIssue(body: Json, field: string, allowed: readonly string[]): Issue[] {
+  const value = body[field];
+  if (value === undefined || value === null || allowed.includes(String(value))) return [];
+  const expected = allowed.map((v) => `'${v}'`).join(", ");
+  return [
+    {
+      type: "enum",
+      loc: ["body", field],
+      msg: `Input should be ${expected}`,
+      input: value,
+      ctx: { expected },
+    },
+  ];
 }
 
 /** The first tool-call id in the conversation that Mistral refuses, if any. */
@@ -230,6 +301,10 @@ export function mistralRejection(
     ...extraFields(body, CHAT_FIELDS, ["body"]),
   ];
   if (Array.isArray(body.messages)) issues.push(...messageIssues(body.messages));
+  issues.push(
+    ...enumIssue(body, "service_tier", SERVICE_TIERS),
+    ...enumIssue(body, "reasoning_effort", EFFORTS),
+  );
   const choice = body.tool_choice;
   if (typeof choice === "string" && !TOOL_CHOICES.includes(choice)) {
     issues.push({

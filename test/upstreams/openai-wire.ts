@@ -1,5 +1,6 @@
 // Wire shapes for the OpenAI fake: chat.completion, chat.completion.chunk streams, embeddings, models.
 import { randomBytes, randomInt } from "node:crypto";
+import { logprobEntry, logprobsObject, type ReasoningField } from "./openai-extras.ts";
 import type { ChatScript, EmbeddingScript } from "./openai-fake.ts";
 import type { SseEvent } from "./sse.ts";
 
@@ -40,7 +41,17 @@ export function successHeaders(contentType: string, startedAt: number): Record<s
   };
 }
 
-export type Usage = { prompt_tokens: number; completion_tokens: number; cached_tokens?: number };
+export type Usage = {
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens?: number;
+  /** Of completion_tokens (default: one per reasoning delta). */
+  reasoning_tokens?: number;
+  /** Of prompt_tokens. */
+  audio_tokens?: number;
+  /** Of prompt_tokens, written to the cache (reported only when scripted, as for explicit breakpoints). */
+  cache_write_tokens?: number;
+};
 type Json = Record<string, unknown>;
 
 export type ChatPlan = {
@@ -50,6 +61,13 @@ export type ChatPlan = {
   toolCalls: { id: string; name: string; arguments: string; pieces: string[] }[];
   finishReason: string;
   usage: Usage;
+  /** Reasoning text deltas, streamed before the content; where they go (`thinking`: Mistral chunks). */
+  reasoning?: string[];
+  reasoningField?: ReasoningField | "thinking";
+  /** Set when the request asked `logprobs: true`: one entry per content delta. */
+  logprobs?: { top: number } | undefined;
+  /** Tier reported in the response (undefined: none reported). */
+  serviceTier?: string | undefined;
 };
 
 function countWords(text: string): number {
@@ -112,6 +130,12 @@ export type PlanOptions = {
   toolCallId?: () => string;
   /** Stream each tool call's arguments in one delta (Mistral) instead of fragments. */
   wholeArguments?: boolean;
+  /** Where scripted reasoning goes (the dialect's REASONING_FIELD). */
+  reasoningField?: ReasoningField | "thinking";
+  /** The tier reported for the request's `service_tier` when the script names none. */
+  serviceTier?: (requested: unknown) => string | undefined;
+  /** The request's logprobs, when the dialect serves them. */
+  logprobs?: { top: number } | undefined;
 };
 
 export function planChat(script: ChatScript, body: Json, opts: PlanOptions = {}): ChatPlan {
@@ -126,7 +150,10 @@ export function planChat(script: ChatScript, body: Json, opts: PlanOptions = {})
   const text = chunks ? chunks.join("") : (script.text ?? DEFAULT_TEXT);
   const content = text === "" && toolCalls.length > 0 && script.text === undefined ? null : text;
   const deltas = chunks ?? splitWords(text);
-  const completionDefault = deltas.length + toolCalls.reduce((n, t) => n + t.pieces.length, 0);
+  const reasoning = script.reasoningChunks ?? (script.reasoning ? splitWords(script.reasoning) : []);
+  const completionDefault =
+    reasoning.length + deltas.length + toolCalls.reduce((n, t) => n + t.pieces.length, 0);
+  const serviceTier = script.serviceTier ?? opts.serviceTier?.(body.service_tier);
   return {
     model: script.model ?? (typeof body.model === "string" ? body.model : "gpt-4o-mini"),
     content,
@@ -136,7 +163,12 @@ export function planChat(script: ChatScript, body: Json, opts: PlanOptions = {})
     usage: script.usage ?? {
       prompt_tokens: promptWords(body.messages),
       completion_tokens: completionDefault,
+      ...(reasoning.length > 0 ? { reasoning_tokens: reasoning.length } : {}),
     },
+    reasoning,
+    reasoningField: script.reasoningField ?? opts.reasoningField ?? "reasoning",
+    logprobs: opts.logprobs,
+    serviceTier,
   };
 }
 
@@ -145,9 +177,13 @@ export function usageObject(usage: Usage): Json {
     prompt_tokens: usage.prompt_tokens,
     completion_tokens: usage.completion_tokens,
     total_tokens: usage.prompt_tokens + usage.completion_tokens,
-    prompt_tokens_details: { cached_tokens: usage.cached_tokens ?? 0, audio_tokens: 0 },
+    prompt_tokens_details: {
+      cached_tokens: usage.cached_tokens ?? 0,
+      audio_tokens: usage.audio_tokens ?? 0,
+      ...(usage.cache_write_tokens !== undefined ? { cache_write_tokens: usage.cache_write_tokens } : {}),
+    },
     completion_tokens_details: {
-      reasoning_tokens: 0,
+      reasoning_tokens: usage.reasoning_tokens ?? 0,
       audio_tokens: 0,
       accepted_prediction_tokens: 0,
       rejected_prediction_tokens: 0,
@@ -157,6 +193,9 @@ export function usageObject(usage: Usage): Json {
 
 export function chatCompletion(plan: ChatPlan, id: string, created: number): Json {
   const message: Json = { role: "assistant", content: plan.content };
+  // Only self-hosted servers (vLLM) return reasoning text; api.openai.com sends none unless scripted.
+  if (plan.reasoning && plan.reasoning.length > 0)
+    message[plan.reasoningField ?? "reasoning"] = plan.reasoning.join("");
   if (plan.toolCalls.length > 0) {
     message.tool_calls = plan.toolCalls.map((t) => ({
       id: t.id,
@@ -171,14 +210,27 @@ export function chatCompletion(plan: ChatPlan, id: string, created: number): Jso
     object: "chat.completion",
     created,
     model: plan.model,
-    choices: [{ index: 0, message, logprobs: null, finish_reason: plan.finishReason }],
+    choices: [
+      {
+        index: 0,
+        message,
+        logprobs: logprobsObject(plan.chunks, plan.logprobs),
+        finish_reason: plan.finishReason,
+      },
+    ],
     usage: usageObject(plan.usage),
-    service_tier: "default",
+    service_tier: plan.serviceTier ?? "default",
     system_fingerprint: SYSTEM_FINGERPRINT,
   };
 }
 
-export type StreamOptions = { includeUsage: boolean; obfuscation: boolean };
+export type StreamOptions = {
+  includeUsage: boolean;
+  obfuscation: boolean;
+  logprobs?: { top: number } | undefined;
+  serviceTier?: string | undefined;
+  reasoningField?: ReasoningField | "thinking" | undefined;
+};
 
 /**
  * A streamed chat completion in three parts, so a live generation can send its head before the text exists:
@@ -187,6 +239,8 @@ export type StreamOptions = { includeUsage: boolean; obfuscation: boolean };
 export type ChatStreamParts = {
   start(plan: ChatPlan): SseEvent[];
   content(piece: string, tokens?: number): SseEvent;
+  /** One reasoning delta (before the content). */
+  reasoning(piece: string): SseEvent;
   end(plan: ChatPlan): SseEvent[];
 };
 
@@ -201,7 +255,7 @@ export function chatStreamParts(
     object: "chat.completion.chunk",
     created,
     model,
-    service_tier: "default",
+    service_tier: opts.serviceTier ?? "default",
     system_fingerprint: SYSTEM_FINGERPRINT,
   };
   const event = (choices: Json[], tokens: number, usage: Json | null = null): SseEvent => {
@@ -210,14 +264,24 @@ export function chatStreamParts(
     if (opts.obfuscation) chunk.obfuscation = randomAlnum(1 + randomInt(12));
     return { text: `data: ${JSON.stringify(chunk)}\n\n`, tokens };
   };
-  const choice = (delta: Json, finish: string | null = null): Json[] => [
-    { index: 0, delta, logprobs: null, finish_reason: finish },
+  const choice = (delta: Json, finish: string | null = null, logprobs: Json | null = null): Json[] => [
+    { index: 0, delta, logprobs, finish_reason: finish },
   ];
+  const asked = opts.logprobs;
   return {
     start: (plan) => [
       event(choice({ role: "assistant", content: plan.content === null ? null : "", refusal: null }), 0),
     ],
-    content: (piece, tokens = 1) => event(choice({ content: piece }), tokens),
+    content: (piece, tokens = 1) =>
+      event(
+        choice(
+          { content: piece },
+          null,
+          asked ? { content: [logprobEntry(piece, asked.top)], refusal: null } : null,
+        ),
+        tokens,
+      ),
+    reasoning: (piece) => event(choice({ [opts.reasoningField ?? "reasoning"]: piece }), 1),
     end(plan) {
       const events: SseEvent[] = [];
       plan.toolCalls.forEach((t, index) => {
@@ -242,8 +306,18 @@ export function chatStreamEvents(
   created: number,
   opts: StreamOptions,
 ): SseEvent[] {
-  const parts = chatStreamParts(id, created, plan.model, opts);
-  return [...parts.start(plan), ...plan.chunks.map((piece) => parts.content(piece)), ...parts.end(plan)];
+  const parts = chatStreamParts(id, created, plan.model, {
+    ...opts,
+    logprobs: plan.logprobs,
+    serviceTier: plan.serviceTier,
+    reasoningField: plan.reasoningField,
+  });
+  return [
+    ...parts.start(plan),
+    ...(plan.reasoning ?? []).map((piece) => parts.reasoning(piece)),
+    ...plan.chunks.map((piece) => parts.content(piece)),
+    ...parts.end(plan),
+  ];
 }
 
 type EmbeddingInput = { key: string; tokens: number };

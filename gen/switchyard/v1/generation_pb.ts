@@ -11,7 +11,7 @@ import type { JsonObject, Message as Message$1, UnknownEnum } from "@bufbuild/pr
  * Describes the file switchyard/v1/generation.proto.
  */
 export const file_switchyard_v1_generation: GenFile = /*@__PURE__*/
-  fileDesc("Ch5zd2l0Y2h5YXJkL3YxL2dlbmVyYXRpb24ucHJvdG8SDXN3aXRjaHlhcmQudjEiqgEKB01lc3NhZ2USIQoEcm9sZRgBIAEoDjITLnN3aXRjaHlhcmQudjEuUm9sZRIrCgdjb250ZW50GAIgAygLMhouc3dpdGNoeWFyZC52MS5Db250ZW50UGFydBIrCgp0b29sX2NhbGxzGAMgAygLMhcuc3dpdGNoeWFyZC52MS5Ub29sQ2FsbBIUCgx0b29sX2NhbGxfaWQYBCABKAkSDAoEbmFtZRgFIAEoCSIrCgtDb250ZW50UGFydBIOCgR0ZXh0GAEgASgJSABCBgoEcGFydEoECAIQCiJmCgRUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKwoKcGFyYW1ldGVycxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGc3RyaWN0GAQgASgIIl4KClRvb2xDaG9pY2USLQoEbW9kZRgBIAEoDjIdLnN3aXRjaHlhcmQudjEuVG9vbENob2ljZU1vZGVIABIXCg1mdW5jdGlvbl9uYW1lGAIgASgJSABCCAoGY2hvaWNlIjcKCFRvb2xDYWxsEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJYXJndW1lbnRzGAMgASgJIrgBCg5TYW1wbGluZ1BhcmFtcxIeChFtYXhfb3V0cHV0X3Rva2VucxgBIAEoDUgAiAEBEhgKC3RlbXBlcmF0dXJlGAIgASgBSAGIAQESEgoFdG9wX3AYAyABKAFIAogBARIMCgRzdG9wGAQgAygJEhEKBHNlZWQYBSABKANIA4gBAUIUChJfbWF4X291dHB1dF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3BfcEIHCgVfc2VlZCKPAQoOUmVzcG9uc2VGb3JtYXQSLwoEdHlwZRgBIAEoDjIhLnN3aXRjaHlhcmQudjEuUmVzcG9uc2VGb3JtYXRUeXBlEhMKC3NjaGVtYV9uYW1lGAIgASgJEicKBnNjaGVtYRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGc3RyaWN0GAQgASgIKl8KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfU1lTVEVNEAESDQoJUk9MRV9VU0VSEAISEgoOUk9MRV9BU1NJU1RBTlQQAxINCglST0xFX1RPT0wQBCqHAQoOVG9vbENob2ljZU1vZGUSIAocVE9PTF9DSE9JQ0VfTU9ERV9VTlNQRUNJRklFRBAAEhkKFVRPT0xfQ0hPSUNFX01PREVfQVVUTxABEhkKFVRPT0xfQ0hPSUNFX01PREVfTk9ORRACEh0KGVRPT0xfQ0hPSUNFX01PREVfUkVRVUlSRUQQAyqlAQoSUmVzcG9uc2VGb3JtYXRUeXBlEiQKIFJFU1BPTlNFX0ZPUk1BVF9UWVBFX1VOU1BFQ0lGSUVEEAASHQoZUkVTUE9OU0VfRk9STUFUX1RZUEVfVEVYVBABEiQKIFJFU1BPTlNFX0ZPUk1BVF9UWVBFX0pTT05fT0JKRUNUEAISJAogUkVTUE9OU0VfRk9STUFUX1RZUEVfSlNPTl9TQ0hFTUEQAyq4AQoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACEhwKGEZJTklTSF9SRUFTT05fVE9PTF9DQUxMUxADEiAKHEZJTklTSF9SRUFTT05fQ09OVEVOVF9GSUxURVIQBBIXChNGSU5JU0hfUkVBU09OX09USEVSEAViBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("Ch5zd2l0Y2h5YXJkL3YxL2dlbmVyYXRpb24ucHJvdG8SDXN3aXRjaHlhcmQudjEi3gEKB01lc3NhZ2USIQoEcm9sZRgBIAEoDjITLnN3aXRjaHlhcmQudjEuUm9sZRIrCgdjb250ZW50GAIgAygLMhouc3dpdGNoeWFyZC52MS5Db250ZW50UGFydBIrCgp0b29sX2NhbGxzGAMgAygLMhcuc3dpdGNoeWFyZC52MS5Ub29sQ2FsbBIUCgx0b29sX2NhbGxfaWQYBCABKAkSDAoEbmFtZRgFIAEoCRIyCg1jYWNoZV9jb250cm9sGAYgASgLMhsuc3dpdGNoeWFyZC52MS5DYWNoZUNvbnRyb2wimQIKC0NvbnRlbnRQYXJ0Eg4KBHRleHQYASABKAlIABIpCgVpbWFnZRgKIAEoCzIYLnN3aXRjaHlhcmQudjEuSW1hZ2VQYXJ0SAASKQoFYXVkaW8YCyABKAsyGC5zd2l0Y2h5YXJkLnYxLkF1ZGlvUGFydEgAEi8KCGRvY3VtZW50GAwgASgLMhsuc3dpdGNoeWFyZC52MS5Eb2N1bWVudFBhcnRIABIxCglyZWFzb25pbmcYDSABKAsyHC5zd2l0Y2h5YXJkLnYxLlJlYXNvbmluZ1BhcnRIABIyCg1jYWNoZV9jb250cm9sGA4gASgLMhsuc3dpdGNoeWFyZC52MS5DYWNoZUNvbnRyb2xCBgoEcGFydEoECAIQCiJ0CglJbWFnZVBhcnQSDQoDdXJsGAEgASgJSAASDgoEZGF0YRgCIAEoDEgAEhIKCm1lZGlhX3R5cGUYAyABKAkSKgoGZGV0YWlsGAQgASgOMhouc3dpdGNoeWFyZC52MS5JbWFnZURldGFpbEIICgZzb3VyY2UiRQoJQXVkaW9QYXJ0EgwKBGRhdGEYASABKAwSKgoGZm9ybWF0GAIgASgOMhouc3dpdGNoeWFyZC52MS5BdWRpb0Zvcm1hdCJ8CgxEb2N1bWVudFBhcnQSDQoDdXJsGAEgASgJSAASDgoEZGF0YRgCIAEoDEgAEg4KBHRleHQYAyABKAlIABISCgptZWRpYV90eXBlGAQgASgJEg0KBXRpdGxlGAUgASgJEhAKCGZpbGVuYW1lGAYgASgJQggKBnNvdXJjZSJ7Cg1SZWFzb25pbmdQYXJ0EgwKBHRleHQYASABKAkSEQoJc2lnbmF0dXJlGAIgASgJEhkKEWVuY3J5cHRlZF9jb250ZW50GAMgASgJEgoKAmlkGAQgASgJEhAKCHByb3ZpZGVyGAUgASgJEhAKCHJlZGFjdGVkGAYgASgIIjQKDENhY2hlQ29udHJvbBIkCgN0dGwYASABKA4yFy5zd2l0Y2h5YXJkLnYxLkNhY2hlVHRsIoYBChBSZWFzb25pbmdPcHRpb25zEi4KBmVmZm9ydBgBIAEoDjIeLnN3aXRjaHlhcmQudjEuUmVhc29uaW5nRWZmb3J0EhoKDWJ1ZGdldF90b2tlbnMYAiABKA1IAIgBARIUCgxpbmNsdWRlX3RleHQYAyABKAhCEAoOX2J1ZGdldF90b2tlbnMibgoMVG9rZW5Mb2dwcm9iEg0KBXRva2VuGAEgASgJEg8KB2xvZ3Byb2IYAiABKAESDQoFYnl0ZXMYAyABKAwSLwoMdG9wX2xvZ3Byb2JzGAQgAygLMhkuc3dpdGNoeWFyZC52MS5Ub3BMb2dwcm9iIiwKClRvcExvZ3Byb2ISDQoFdG9rZW4YASABKAkSDwoHbG9ncHJvYhgCIAEoASKaAQoEVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEisKCnBhcmFtZXRlcnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnN0cmljdBgEIAEoCBIyCg1jYWNoZV9jb250cm9sGAUgASgLMhsuc3dpdGNoeWFyZC52MS5DYWNoZUNvbnRyb2wiXgoKVG9vbENob2ljZRItCgRtb2RlGAEgASgOMh0uc3dpdGNoeWFyZC52MS5Ub29sQ2hvaWNlTW9kZUgAEhcKDWZ1bmN0aW9uX25hbWUYAiABKAlIAEIICgZjaG9pY2UiNwoIVG9vbENhbGwSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglhcmd1bWVudHMYAyABKAkiuAEKDlNhbXBsaW5nUGFyYW1zEh4KEW1heF9vdXRwdXRfdG9rZW5zGAEgASgNSACIAQESGAoLdGVtcGVyYXR1cmUYAiABKAFIAYgBARISCgV0b3BfcBgDIAEoAUgCiAEBEgwKBHN0b3AYBCADKAkSEQoEc2VlZBgFIAEoA0gDiAEBQhQKEl9tYXhfb3V0cHV0X3Rva2Vuc0IOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQgcKBV9zZWVkIo8BCg5SZXNwb25zZUZvcm1hdBIvCgR0eXBlGAEgASgOMiEuc3dpdGNoeWFyZC52MS5SZXNwb25zZUZvcm1hdFR5cGUSEwoLc2NoZW1hX25hbWUYAiABKAkSJwoGc2NoZW1hGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZzdHJpY3QYBCABKAgqXwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9TWVNURU0QARINCglST0xFX1VTRVIQAhISCg5ST0xFX0FTU0lTVEFOVBADEg0KCVJPTEVfVE9PTBAEKm8KC0ltYWdlRGV0YWlsEhwKGElNQUdFX0RFVEFJTF9VTlNQRUNJRklFRBAAEhUKEUlNQUdFX0RFVEFJTF9BVVRPEAESFAoQSU1BR0VfREVUQUlMX0xPVxACEhUKEUlNQUdFX0RFVEFJTF9ISUdIEAMqhAEKC0F1ZGlvRm9ybWF0EhwKGEFVRElPX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhQKEEFVRElPX0ZPUk1BVF9XQVYQARIUChBBVURJT19GT1JNQVRfTVAzEAISFQoRQVVESU9fRk9STUFUX0ZMQUMQAxIUChBBVURJT19GT1JNQVRfT0dHEAQqWQoIQ2FjaGVUdGwSGQoVQ0FDSEVfVFRMX1VOU1BFQ0lGSUVEEAASGgoWQ0FDSEVfVFRMX0ZJVkVfTUlOVVRFUxABEhYKEkNBQ0hFX1RUTF9PTkVfSE9VUhACKoUBCg9SZWFzb25pbmdFZmZvcnQSIAocUkVBU09OSU5HX0VGRk9SVF9VTlNQRUNJRklFRBAAEhgKFFJFQVNPTklOR19FRkZPUlRfTE9XEAESGwoXUkVBU09OSU5HX0VGRk9SVF9NRURJVU0QAhIZChVSRUFTT05JTkdfRUZGT1JUX0hJR0gQAyqOAQoLU2VydmljZVRpZXISHAoYU0VSVklDRV9USUVSX1VOU1BFQ0lGSUVEEAASFQoRU0VSVklDRV9USUVSX0FVVE8QARIYChRTRVJWSUNFX1RJRVJfREVGQVVMVBACEhUKEVNFUlZJQ0VfVElFUl9GTEVYEAMSGQoVU0VSVklDRV9USUVSX1BSSU9SSVRZEAQqhwEKDlRvb2xDaG9pY2VNb2RlEiAKHFRPT0xfQ0hPSUNFX01PREVfVU5TUEVDSUZJRUQQABIZChVUT09MX0NIT0lDRV9NT0RFX0FVVE8QARIZChVUT09MX0NIT0lDRV9NT0RFX05PTkUQAhIdChlUT09MX0NIT0lDRV9NT0RFX1JFUVVJUkVEEAMqpQEKElJlc3BvbnNlRm9ybWF0VHlwZRIkCiBSRVNQT05TRV9GT1JNQVRfVFlQRV9VTlNQRUNJRklFRBAAEh0KGVJFU1BPTlNFX0ZPUk1BVF9UWVBFX1RFWFQQARIkCiBSRVNQT05TRV9GT1JNQVRfVFlQRV9KU09OX09CSkVDVBACEiQKIFJFU1BPTlNFX0ZPUk1BVF9UWVBFX0pTT05fU0NIRU1BEAMquAEKDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSRklOSVNIX1JFQVNPTl9TVE9QEAESGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQAhIcChhGSU5JU0hfUkVBU09OX1RPT0xfQ0FMTFMQAxIgChxGSU5JU0hfUkVBU09OX0NPTlRFTlRfRklMVEVSEAQSFwoTRklOSVNIX1JFQVNPTl9PVEhFUhAFYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * Message is one turn of a conversation.
@@ -53,6 +53,14 @@ export type Message = Message$1<"switchyard.v1.Message"> & {
    * @generated from field: string name = 5;
    */
   name: string;
+
+  /**
+   * Prompt-cache breakpoint after this message (the whole prefix up to and
+   * including it may be cached), where the provider supports one.
+   *
+   * @generated from field: switchyard.v1.CacheControl cache_control = 6;
+   */
+  cacheControl?: CacheControl | undefined;
 };
 
 /**
@@ -63,8 +71,9 @@ export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_generation, 0);
 
 /**
- * ContentPart is one piece of a message's content. Only text exists today;
- * field numbers 2 to 9 are kept for media parts (images, audio, files).
+ * ContentPart is one piece of a message's content. Numbers 2 to 9 stay
+ * reserved (they were reserved before media parts existed, and buf's FILE
+ * rules keep a reservation once made); media parts start at 10.
  *
  * @generated from message switchyard.v1.ContentPart
  */
@@ -82,7 +91,47 @@ export type ContentPart = Message$1<"switchyard.v1.ContentPart"> & {
      */
     value: string;
     case: "text";
+  } | {
+    /**
+     * An image, in a user message or a tool result.
+     *
+     * @generated from field: switchyard.v1.ImagePart image = 10;
+     */
+    value: ImagePart;
+    case: "image";
+  } | {
+    /**
+     * Audio input, in a user message.
+     *
+     * @generated from field: switchyard.v1.AudioPart audio = 11;
+     */
+    value: AudioPart;
+    case: "audio";
+  } | {
+    /**
+     * A document (PDF or plain text), in a user message.
+     *
+     * @generated from field: switchyard.v1.DocumentPart document = 12;
+     */
+    value: DocumentPart;
+    case: "document";
+  } | {
+    /**
+     * Reasoning an assistant turn produced, sent back unchanged so the
+     * provider can continue the reasoning conversation.
+     *
+     * @generated from field: switchyard.v1.ReasoningPart reasoning = 13;
+     */
+    value: ReasoningPart;
+    case: "reasoning";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Prompt-cache breakpoint after this part, where the provider supports one.
+   *
+   * @generated from field: switchyard.v1.CacheControl cache_control = 14;
+   */
+  cacheControl?: CacheControl | undefined;
 };
 
 /**
@@ -91,6 +140,339 @@ export type ContentPart = Message$1<"switchyard.v1.ContentPart"> & {
  */
 export const ContentPartSchema: GenMessage<ContentPart> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_generation, 1);
+
+/**
+ * ImagePart is an image given by URL (passed to the provider, never fetched
+ * by the gateway) or by its bytes.
+ *
+ * @generated from message switchyard.v1.ImagePart
+ */
+export type ImagePart = Message$1<"switchyard.v1.ImagePart"> & {
+  /**
+   * Where the image comes from.
+   *
+   * @generated from oneof switchyard.v1.ImagePart.source
+   */
+  source: {
+    /**
+     * An https: or data: URL.
+     *
+     * @generated from field: string url = 1;
+     */
+    value: string;
+    case: "url";
+  } | {
+    /**
+     * The image bytes; media_type is required with them.
+     *
+     * @generated from field: bytes data = 2;
+     */
+    value: Uint8Array;
+    case: "data";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * image/png, image/jpeg, image/gif or image/webp.
+   *
+   * @generated from field: string media_type = 3;
+   */
+  mediaType: string;
+
+  /**
+   * How closely the model should look, where the provider supports it.
+   *
+   * @generated from field: switchyard.v1.ImageDetail detail = 4;
+   */
+  detail: ImageDetail;
+};
+
+/**
+ * Describes the message switchyard.v1.ImagePart.
+ * Use `create(ImagePartSchema)` to create a new message.
+ */
+export const ImagePartSchema: GenMessage<ImagePart> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_generation, 2);
+
+/**
+ * AudioPart is audio input given by its bytes.
+ *
+ * @generated from message switchyard.v1.AudioPart
+ */
+export type AudioPart = Message$1<"switchyard.v1.AudioPart"> & {
+  /**
+   * The audio bytes.
+   *
+   * @generated from field: bytes data = 1;
+   */
+  data: Uint8Array;
+
+  /**
+   * Encoding of the bytes.
+   *
+   * @generated from field: switchyard.v1.AudioFormat format = 2;
+   */
+  format: AudioFormat;
+};
+
+/**
+ * Describes the message switchyard.v1.AudioPart.
+ * Use `create(AudioPartSchema)` to create a new message.
+ */
+export const AudioPartSchema: GenMessage<AudioPart> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_generation, 3);
+
+/**
+ * DocumentPart is a document given by URL, by its bytes or as text.
+ *
+ * @generated from message switchyard.v1.DocumentPart
+ */
+export type DocumentPart = Message$1<"switchyard.v1.DocumentPart"> & {
+  /**
+   * Where the document comes from.
+   *
+   * @generated from oneof switchyard.v1.DocumentPart.source
+   */
+  source: {
+    /**
+     * An https: URL, passed to the provider, never fetched by the gateway.
+     *
+     * @generated from field: string url = 1;
+     */
+    value: string;
+    case: "url";
+  } | {
+    /**
+     * The document bytes; media_type is required with them.
+     *
+     * @generated from field: bytes data = 2;
+     */
+    value: Uint8Array;
+    case: "data";
+  } | {
+    /**
+     * The document as plain text.
+     *
+     * @generated from field: string text = 3;
+     */
+    value: string;
+    case: "text";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * application/pdf or text/plain.
+   *
+   * @generated from field: string media_type = 4;
+   */
+  mediaType: string;
+
+  /**
+   * Optional title shown to the model.
+   *
+   * @generated from field: string title = 5;
+   */
+  title: string;
+
+  /**
+   * Optional file name, for providers that take one.
+   *
+   * @generated from field: string filename = 6;
+   */
+  filename: string;
+};
+
+/**
+ * Describes the message switchyard.v1.DocumentPart.
+ * Use `create(DocumentPartSchema)` to create a new message.
+ */
+export const DocumentPartSchema: GenMessage<DocumentPart> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_generation, 4);
+
+/**
+ * ReasoningPart is reasoning a model produced, as its provider returned it.
+ * Clients send it back unchanged in the next turn; only backends of the
+ * family that produced it receive it, others drop it.
+ *
+ * @generated from message switchyard.v1.ReasoningPart
+ */
+export type ReasoningPart = Message$1<"switchyard.v1.ReasoningPart"> & {
+  /**
+   * Reasoning text (or its summary); empty when the provider hid it.
+   *
+   * @generated from field: string text = 1;
+   */
+  text: string;
+
+  /**
+   * Anthropic's thinking signature, or Gemini's thought signature.
+   *
+   * @generated from field: string signature = 2;
+   */
+  signature: string;
+
+  /**
+   * OpenAI's encrypted reasoning, or the data of Anthropic's
+   * redacted_thinking block.
+   *
+   * @generated from field: string encrypted_content = 3;
+   */
+  encryptedContent: string;
+
+  /**
+   * The provider's id of the reasoning item (OpenAI "rs_…").
+   *
+   * @generated from field: string id = 4;
+   */
+  id: string;
+
+  /**
+   * Adapter family that produced it: "openai", "anthropic" or "gemini".
+   *
+   * @generated from field: string provider = 5;
+   */
+  provider: string;
+
+  /**
+   * True for an Anthropic redacted_thinking block.
+   *
+   * @generated from field: bool redacted = 6;
+   */
+  redacted: boolean;
+};
+
+/**
+ * Describes the message switchyard.v1.ReasoningPart.
+ * Use `create(ReasoningPartSchema)` to create a new message.
+ */
+export const ReasoningPartSchema: GenMessage<ReasoningPart> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_generation, 5);
+
+/**
+ * CacheControl marks a prompt-cache breakpoint.
+ *
+ * @generated from message switchyard.v1.CacheControl
+ */
+export type CacheControl = Message$1<"switchyard.v1.CacheControl"> & {
+  /**
+   * How long the provider keeps the cached prefix.
+   *
+   * @generated from field: switchyard.v1.CacheTtl ttl = 1;
+   */
+  ttl: CacheTtl;
+};
+
+/**
+ * Describes the message switchyard.v1.CacheControl.
+ * Use `create(CacheControlSchema)` to create a new message.
+ */
+export const CacheControlSchema: GenMessage<CacheControl> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_generation, 6);
+
+/**
+ * ReasoningOptions ask a reasoning model to think before it answers.
+ *
+ * @generated from message switchyard.v1.ReasoningOptions
+ */
+export type ReasoningOptions = Message$1<"switchyard.v1.ReasoningOptions"> & {
+  /**
+   * How hard to think; translated to a token budget for providers that take
+   * one.
+   *
+   * @generated from field: switchyard.v1.ReasoningEffort effort = 1;
+   */
+  effort: ReasoningEffort;
+
+  /**
+   * Most tokens to spend thinking; translated to an effort for providers
+   * that take one.
+   *
+   * @generated from field: optional uint32 budget_tokens = 2;
+   */
+  budgetTokens?: number | undefined;
+
+  /**
+   * Return the reasoning text (or its summary) where the provider can.
+   *
+   * @generated from field: bool include_text = 3;
+   */
+  includeText: boolean;
+};
+
+/**
+ * Describes the message switchyard.v1.ReasoningOptions.
+ * Use `create(ReasoningOptionsSchema)` to create a new message.
+ */
+export const ReasoningOptionsSchema: GenMessage<ReasoningOptions> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_generation, 7);
+
+/**
+ * TokenLogprob is one output token with its log probability.
+ *
+ * @generated from message switchyard.v1.TokenLogprob
+ */
+export type TokenLogprob = Message$1<"switchyard.v1.TokenLogprob"> & {
+  /**
+   * The token.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * Its log probability.
+   *
+   * @generated from field: double logprob = 2;
+   */
+  logprob: number;
+
+  /**
+   * The token's UTF-8 bytes, where the provider gives them.
+   *
+   * @generated from field: bytes bytes = 3;
+   */
+  bytes: Uint8Array;
+
+  /**
+   * The most likely tokens at this position, most likely first.
+   *
+   * @generated from field: repeated switchyard.v1.TopLogprob top_logprobs = 4;
+   */
+  topLogprobs: TopLogprob[];
+};
+
+/**
+ * Describes the message switchyard.v1.TokenLogprob.
+ * Use `create(TokenLogprobSchema)` to create a new message.
+ */
+export const TokenLogprobSchema: GenMessage<TokenLogprob> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_generation, 8);
+
+/**
+ * TopLogprob is one alternative token at a position.
+ *
+ * @generated from message switchyard.v1.TopLogprob
+ */
+export type TopLogprob = Message$1<"switchyard.v1.TopLogprob"> & {
+  /**
+   * The token.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * Its log probability.
+   *
+   * @generated from field: double logprob = 2;
+   */
+  logprob: number;
+};
+
+/**
+ * Describes the message switchyard.v1.TopLogprob.
+ * Use `create(TopLogprobSchema)` to create a new message.
+ */
+export const TopLogprobSchema: GenMessage<TopLogprob> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_generation, 9);
 
 /**
  * Tool is a function the model may call.
@@ -125,6 +507,13 @@ export type Tool = Message$1<"switchyard.v1.Tool"> & {
    * @generated from field: bool strict = 4;
    */
   strict: boolean;
+
+  /**
+   * Prompt-cache breakpoint after this tool's definition.
+   *
+   * @generated from field: switchyard.v1.CacheControl cache_control = 5;
+   */
+  cacheControl?: CacheControl | undefined;
 };
 
 /**
@@ -132,7 +521,7 @@ export type Tool = Message$1<"switchyard.v1.Tool"> & {
  * Use `create(ToolSchema)` to create a new message.
  */
 export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_generation, 2);
+  messageDesc(file_switchyard_v1_generation, 10);
 
 /**
  * ToolChoice says how the model may use tools.
@@ -169,7 +558,7 @@ export type ToolChoice = Message$1<"switchyard.v1.ToolChoice"> & {
  * Use `create(ToolChoiceSchema)` to create a new message.
  */
 export const ToolChoiceSchema: GenMessage<ToolChoice> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_generation, 3);
+  messageDesc(file_switchyard_v1_generation, 11);
 
 /**
  * ToolCall is a complete call the model made.
@@ -204,7 +593,7 @@ export type ToolCall = Message$1<"switchyard.v1.ToolCall"> & {
  * Use `create(ToolCallSchema)` to create a new message.
  */
 export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_generation, 4);
+  messageDesc(file_switchyard_v1_generation, 12);
 
 /**
  * SamplingParams tune generation. Unset fields use the backend's defaults.
@@ -253,7 +642,7 @@ export type SamplingParams = Message$1<"switchyard.v1.SamplingParams"> & {
  * Use `create(SamplingParamsSchema)` to create a new message.
  */
 export const SamplingParamsSchema: GenMessage<SamplingParams> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_generation, 5);
+  messageDesc(file_switchyard_v1_generation, 13);
 
 /**
  * ResponseFormat constrains the output.
@@ -295,7 +684,7 @@ export type ResponseFormat = Message$1<"switchyard.v1.ResponseFormat"> & {
  * Use `create(ResponseFormatSchema)` to create a new message.
  */
 export const ResponseFormatSchema: GenMessage<ResponseFormat> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_generation, 6);
+  messageDesc(file_switchyard_v1_generation, 14);
 
 /**
  * Role says who wrote a message.
@@ -353,6 +742,253 @@ export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
   enumDesc(file_switchyard_v1_generation, 0);
 
 /**
+ * ImageDetail is the resolution a vision model reads an image at.
+ *
+ * @generated from enum switchyard.v1.ImageDetail
+ */
+export const ImageDetail = {
+  /**
+   * Not set: the provider's default.
+   *
+   * @generated from enum value: IMAGE_DETAIL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Let the provider choose.
+   *
+   * @generated from enum value: IMAGE_DETAIL_AUTO = 1;
+   */
+  AUTO: 1,
+
+  /**
+   * Low resolution, fewer tokens.
+   *
+   * @generated from enum value: IMAGE_DETAIL_LOW = 2;
+   */
+  LOW: 2,
+
+  /**
+   * High resolution.
+   *
+   * @generated from enum value: IMAGE_DETAIL_HIGH = 3;
+   */
+  HIGH: 3,
+} as const;
+
+/**
+ * ImageDetail is the resolution a vision model reads an image at.
+ *
+ * @generated from enum switchyard.v1.ImageDetail
+ */
+export type ImageDetail = (typeof ImageDetail)[keyof typeof ImageDetail] | UnknownEnum;
+
+/**
+ * Describes the enum switchyard.v1.ImageDetail.
+ */
+export const ImageDetailSchema: GenEnum<ImageDetail> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_generation, 1);
+
+/**
+ * AudioFormat is the encoding of audio input.
+ *
+ * @generated from enum switchyard.v1.AudioFormat
+ */
+export const AudioFormat = {
+  /**
+   * Not set; rejected.
+   *
+   * @generated from enum value: AUDIO_FORMAT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * WAV (RIFF PCM).
+   *
+   * @generated from enum value: AUDIO_FORMAT_WAV = 1;
+   */
+  WAV: 1,
+
+  /**
+   * MP3.
+   *
+   * @generated from enum value: AUDIO_FORMAT_MP3 = 2;
+   */
+  MP3: 2,
+
+  /**
+   * FLAC.
+   *
+   * @generated from enum value: AUDIO_FORMAT_FLAC = 3;
+   */
+  FLAC: 3,
+
+  /**
+   * Ogg (Opus or Vorbis).
+   *
+   * @generated from enum value: AUDIO_FORMAT_OGG = 4;
+   */
+  OGG: 4,
+} as const;
+
+/**
+ * AudioFormat is the encoding of audio input.
+ *
+ * @generated from enum switchyard.v1.AudioFormat
+ */
+export type AudioFormat = (typeof AudioFormat)[keyof typeof AudioFormat] | UnknownEnum;
+
+/**
+ * Describes the enum switchyard.v1.AudioFormat.
+ */
+export const AudioFormatSchema: GenEnum<AudioFormat> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_generation, 2);
+
+/**
+ * CacheTtl is how long a cached prompt prefix lives.
+ *
+ * @generated from enum switchyard.v1.CacheTtl
+ */
+export const CacheTtl = {
+  /**
+   * Not set: the provider's default (five minutes at Anthropic).
+   *
+   * @generated from enum value: CACHE_TTL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Five minutes.
+   *
+   * @generated from enum value: CACHE_TTL_FIVE_MINUTES = 1;
+   */
+  FIVE_MINUTES: 1,
+
+  /**
+   * One hour.
+   *
+   * @generated from enum value: CACHE_TTL_ONE_HOUR = 2;
+   */
+  ONE_HOUR: 2,
+} as const;
+
+/**
+ * CacheTtl is how long a cached prompt prefix lives.
+ *
+ * @generated from enum switchyard.v1.CacheTtl
+ */
+export type CacheTtl = (typeof CacheTtl)[keyof typeof CacheTtl] | UnknownEnum;
+
+/**
+ * Describes the enum switchyard.v1.CacheTtl.
+ */
+export const CacheTtlSchema: GenEnum<CacheTtl> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_generation, 3);
+
+/**
+ * ReasoningEffort is how hard a reasoning model thinks.
+ *
+ * @generated from enum switchyard.v1.ReasoningEffort
+ */
+export const ReasoningEffort = {
+  /**
+   * Not set: the model's default.
+   *
+   * @generated from enum value: REASONING_EFFORT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Little reasoning.
+   *
+   * @generated from enum value: REASONING_EFFORT_LOW = 1;
+   */
+  LOW: 1,
+
+  /**
+   * Some reasoning.
+   *
+   * @generated from enum value: REASONING_EFFORT_MEDIUM = 2;
+   */
+  MEDIUM: 2,
+
+  /**
+   * Much reasoning.
+   *
+   * @generated from enum value: REASONING_EFFORT_HIGH = 3;
+   */
+  HIGH: 3,
+} as const;
+
+/**
+ * ReasoningEffort is how hard a reasoning model thinks.
+ *
+ * @generated from enum switchyard.v1.ReasoningEffort
+ */
+export type ReasoningEffort = (typeof ReasoningEffort)[keyof typeof ReasoningEffort] | UnknownEnum;
+
+/**
+ * Describes the enum switchyard.v1.ReasoningEffort.
+ */
+export const ReasoningEffortSchema: GenEnum<ReasoningEffort> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_generation, 4);
+
+/**
+ * ServiceTier is the provider's processing tier (and price tier).
+ *
+ * @generated from enum switchyard.v1.ServiceTier
+ */
+export const ServiceTier = {
+  /**
+   * Not set: the provider's default.
+   *
+   * @generated from enum value: SERVICE_TIER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Let the provider choose.
+   *
+   * @generated from enum value: SERVICE_TIER_AUTO = 1;
+   */
+  AUTO: 1,
+
+  /**
+   * Standard processing.
+   *
+   * @generated from enum value: SERVICE_TIER_DEFAULT = 2;
+   */
+  DEFAULT: 2,
+
+  /**
+   * Cheaper, slower processing (OpenAI flex).
+   *
+   * @generated from enum value: SERVICE_TIER_FLEX = 3;
+   */
+  FLEX: 3,
+
+  /**
+   * Faster, dearer processing.
+   *
+   * @generated from enum value: SERVICE_TIER_PRIORITY = 4;
+   */
+  PRIORITY: 4,
+} as const;
+
+/**
+ * ServiceTier is the provider's processing tier (and price tier).
+ *
+ * @generated from enum switchyard.v1.ServiceTier
+ */
+export type ServiceTier = (typeof ServiceTier)[keyof typeof ServiceTier] | UnknownEnum;
+
+/**
+ * Describes the enum switchyard.v1.ServiceTier.
+ */
+export const ServiceTierSchema: GenEnum<ServiceTier> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_generation, 5);
+
+/**
  * ToolChoiceMode is a general tool-use mode.
  *
  * @generated from enum switchyard.v1.ToolChoiceMode
@@ -398,7 +1034,7 @@ export type ToolChoiceMode = (typeof ToolChoiceMode)[keyof typeof ToolChoiceMode
  * Describes the enum switchyard.v1.ToolChoiceMode.
  */
 export const ToolChoiceModeSchema: GenEnum<ToolChoiceMode> = /*@__PURE__*/
-  enumDesc(file_switchyard_v1_generation, 1);
+  enumDesc(file_switchyard_v1_generation, 6);
 
 /**
  * ResponseFormatType is the kind of output.
@@ -446,7 +1082,7 @@ export type ResponseFormatType = (typeof ResponseFormatType)[keyof typeof Respon
  * Describes the enum switchyard.v1.ResponseFormatType.
  */
 export const ResponseFormatTypeSchema: GenEnum<ResponseFormatType> = /*@__PURE__*/
-  enumDesc(file_switchyard_v1_generation, 2);
+  enumDesc(file_switchyard_v1_generation, 7);
 
 /**
  * FinishReason says why generation stopped.
@@ -508,5 +1144,5 @@ export type FinishReason = (typeof FinishReason)[keyof typeof FinishReason] | Un
  * Describes the enum switchyard.v1.FinishReason.
  */
 export const FinishReasonSchema: GenEnum<FinishReason> = /*@__PURE__*/
-  enumDesc(file_switchyard_v1_generation, 3);
+  enumDesc(file_switchyard_v1_generation, 8);
 

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FinishReason, Message as Message$1, ResponseFormat, SamplingParams, Tool, ToolCall, ToolChoice } from "./generation_pb.ts";
+import type { FinishReason, Message as Message$1, ReasoningOptions, ReasoningPart, ResponseFormat, SamplingParams, ServiceTier, TokenLogprob, Tool, ToolCall, ToolChoice } from "./generation_pb.ts";
 import { file_switchyard_v1_generation } from "./generation_pb.ts";
 import type { RoutingInfo } from "./routing_pb.ts";
 import { file_switchyard_v1_routing } from "./routing_pb.ts";
@@ -16,7 +16,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/inference_service.proto.
  */
 export const file_switchyard_v1_inference_service: GenFile = /*@__PURE__*/
-  fileDesc("CiVzd2l0Y2h5YXJkL3YxL2luZmVyZW5jZV9zZXJ2aWNlLnByb3RvEg1zd2l0Y2h5YXJkLnYxIp8DCg9HZW5lcmF0ZVJlcXVlc3QSEAoId29ya2xvYWQYASABKAkSDQoFbW9kZWwYAiABKAkSKAoIbWVzc2FnZXMYAyADKAsyFi5zd2l0Y2h5YXJkLnYxLk1lc3NhZ2USIgoFdG9vbHMYBCADKAsyEy5zd2l0Y2h5YXJkLnYxLlRvb2wSLgoLdG9vbF9jaG9pY2UYBSABKAsyGS5zd2l0Y2h5YXJkLnYxLlRvb2xDaG9pY2USLwoIc2FtcGxpbmcYBiABKAsyHS5zd2l0Y2h5YXJkLnYxLlNhbXBsaW5nUGFyYW1zEjYKD3Jlc3BvbnNlX2Zvcm1hdBgHIAEoCzIdLnN3aXRjaHlhcmQudjEuUmVzcG9uc2VGb3JtYXQSPgoIbWV0YWRhdGEYCCADKAsyLC5zd2l0Y2h5YXJkLnYxLkdlbmVyYXRlUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhMKC2VuZF91c2VyX2lkGAkgASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLnAQoQR2VuZXJhdGVSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEgwKBHRleHQYAiABKAkSKwoKdG9vbF9jYWxscxgDIAMoCzIXLnN3aXRjaHlhcmQudjEuVG9vbENhbGwSMgoNZmluaXNoX3JlYXNvbhgEIAEoDjIbLnN3aXRjaHlhcmQudjEuRmluaXNoUmVhc29uEiMKBXVzYWdlGAUgASgLMhQuc3dpdGNoeWFyZC52MS5Vc2FnZRIrCgdyb3V0aW5nGAYgASgLMhouc3dpdGNoeWFyZC52MS5Sb3V0aW5nSW5mbyKrAwoVR2VuZXJhdGVTdHJlYW1SZXF1ZXN0EhAKCHdvcmtsb2FkGAEgASgJEg0KBW1vZGVsGAIgASgJEigKCG1lc3NhZ2VzGAMgAygLMhYuc3dpdGNoeWFyZC52MS5NZXNzYWdlEiIKBXRvb2xzGAQgAygLMhMuc3dpdGNoeWFyZC52MS5Ub29sEi4KC3Rvb2xfY2hvaWNlGAUgASgLMhkuc3dpdGNoeWFyZC52MS5Ub29sQ2hvaWNlEi8KCHNhbXBsaW5nGAYgASgLMh0uc3dpdGNoeWFyZC52MS5TYW1wbGluZ1BhcmFtcxI2Cg9yZXNwb25zZV9mb3JtYXQYByABKAsyHS5zd2l0Y2h5YXJkLnYxLlJlc3BvbnNlRm9ybWF0EkQKCG1ldGFkYXRhGAggAygLMjIuc3dpdGNoeWFyZC52MS5HZW5lcmF0ZVN0cmVhbVJlcXVlc3QuTWV0YWRhdGFFbnRyeRITCgtlbmRfdXNlcl9pZBgJIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEilAIKFkdlbmVyYXRlU3RyZWFtUmVzcG9uc2USLgoKdGV4dF9kZWx0YRgBIAEoCzIYLnN3aXRjaHlhcmQudjEuVGV4dERlbHRhSAASNwoPdG9vbF9jYWxsX2RlbHRhGAIgASgLMhwuc3dpdGNoeWFyZC52MS5Ub29sQ2FsbERlbHRhSAASLgoHYXR0ZW1wdBgDIAEoCzIbLnN3aXRjaHlhcmQudjEuQXR0ZW1wdEV2ZW50SAASLAoGY29tbWl0GAQgASgLMhouc3dpdGNoeWFyZC52MS5Db21taXRFdmVudEgAEioKBWZpbmFsGAUgASgLMhkuc3dpdGNoeWFyZC52MS5GaW5hbEV2ZW50SABCBwoFZXZlbnQiGQoJVGV4dERlbHRhEgwKBHRleHQYASABKAkiUQoNVG9vbENhbGxEZWx0YRINCgVpbmRleBgBIAEoDRIKCgJpZBgCIAEoCRIMCgRuYW1lGAMgASgJEhcKD2FyZ3VtZW50c19kZWx0YRgEIAEoCSJXCgxBdHRlbXB0RXZlbnQSDwoHYXR0ZW1wdBgBIAEoDRIPCgdiYWNrZW5kGAIgASgJEg0KBW1vZGVsGAMgASgJEhYKDnByZXZpb3VzX2Vycm9yGAQgASgJIj4KC0NvbW1pdEV2ZW50Eg8KB2F0dGVtcHQYASABKA0SDwoHYmFja2VuZBgCIAEoCRINCgVtb2RlbBgDIAEoCSKmAQoKRmluYWxFdmVudBISCgpyZXF1ZXN0X2lkGAEgASgJEjIKDWZpbmlzaF9yZWFzb24YAiABKA4yGy5zd2l0Y2h5YXJkLnYxLkZpbmlzaFJlYXNvbhIjCgV1c2FnZRgDIAEoCzIULnN3aXRjaHlhcmQudjEuVXNhZ2USKwoHcm91dGluZxgEIAEoCzIaLnN3aXRjaHlhcmQudjEuUm91dGluZ0luZm8i6gEKDEVtYmVkUmVxdWVzdBIQCgh3b3JrbG9hZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIOCgZpbnB1dHMYAyADKAkSFwoKZGltZW5zaW9ucxgEIAEoDUgAiAEBEjsKCG1ldGFkYXRhGAUgAygLMikuc3dpdGNoeWFyZC52MS5FbWJlZFJlcXVlc3QuTWV0YWRhdGFFbnRyeRITCgtlbmRfdXNlcl9pZBgGIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDQoLX2RpbWVuc2lvbnMiowEKDUVtYmVkUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIsCgplbWJlZGRpbmdzGAIgAygLMhguc3dpdGNoeWFyZC52MS5FbWJlZGRpbmcSIwoFdXNhZ2UYAyABKAsyFC5zd2l0Y2h5YXJkLnYxLlVzYWdlEisKB3JvdXRpbmcYBCABKAsyGi5zd2l0Y2h5YXJkLnYxLlJvdXRpbmdJbmZvIhsKCUVtYmVkZGluZxIOCgZ2YWx1ZXMYASADKAIiEwoRTGlzdE1vZGVsc1JlcXVlc3QiRAoSTGlzdE1vZGVsc1Jlc3BvbnNlEi4KCXdvcmtsb2FkcxgBIAMoCzIbLnN3aXRjaHlhcmQudjEuV29ya2xvYWRJbmZvIo0BCgxXb3JrbG9hZEluZm8SEAoId29ya2xvYWQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSLAoKb3BlcmF0aW9ucxgDIAMoDjIYLnN3aXRjaHlhcmQudjEuT3BlcmF0aW9uEigKBm1vZGVscxgEIAMoCzIYLnN3aXRjaHlhcmQudjEuTW9kZWxJbmZvIlMKCU1vZGVsSW5mbxIMCgRuYW1lGAEgASgJEg8KB2JhY2tlbmQYAiABKAkSFgoOdXBzdHJlYW1fbW9kZWwYAyABKAkSDwoHZW5hYmxlZBgEIAEoCCpTCglPcGVyYXRpb24SGQoVT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASFgoST1BFUkFUSU9OX0dFTkVSQVRFEAESEwoPT1BFUkFUSU9OX0VNQkVEEAIy1wIKEEluZmVyZW5jZVNlcnZpY2USSwoIR2VuZXJhdGUSHi5zd2l0Y2h5YXJkLnYxLkdlbmVyYXRlUmVxdWVzdBofLnN3aXRjaHlhcmQudjEuR2VuZXJhdGVSZXNwb25zZRJfCg5HZW5lcmF0ZVN0cmVhbRIkLnN3aXRjaHlhcmQudjEuR2VuZXJhdGVTdHJlYW1SZXF1ZXN0GiUuc3dpdGNoeWFyZC52MS5HZW5lcmF0ZVN0cmVhbVJlc3BvbnNlMAESQgoFRW1iZWQSGy5zd2l0Y2h5YXJkLnYxLkVtYmVkUmVxdWVzdBocLnN3aXRjaHlhcmQudjEuRW1iZWRSZXNwb25zZRJRCgpMaXN0TW9kZWxzEiAuc3dpdGNoeWFyZC52MS5MaXN0TW9kZWxzUmVxdWVzdBohLnN3aXRjaHlhcmQudjEuTGlzdE1vZGVsc1Jlc3BvbnNlYgZwcm90bzM", [file_switchyard_v1_generation, file_switchyard_v1_routing, file_switchyard_v1_usage]);
+  fileDesc("CiVzd2l0Y2h5YXJkL3YxL2luZmVyZW5jZV9zZXJ2aWNlLnByb3RvEg1zd2l0Y2h5YXJkLnYxIpYGCg9HZW5lcmF0ZVJlcXVlc3QSEAoId29ya2xvYWQYASABKAkSDQoFbW9kZWwYAiABKAkSKAoIbWVzc2FnZXMYAyADKAsyFi5zd2l0Y2h5YXJkLnYxLk1lc3NhZ2USIgoFdG9vbHMYBCADKAsyEy5zd2l0Y2h5YXJkLnYxLlRvb2wSLgoLdG9vbF9jaG9pY2UYBSABKAsyGS5zd2l0Y2h5YXJkLnYxLlRvb2xDaG9pY2USLwoIc2FtcGxpbmcYBiABKAsyHS5zd2l0Y2h5YXJkLnYxLlNhbXBsaW5nUGFyYW1zEjYKD3Jlc3BvbnNlX2Zvcm1hdBgHIAEoCzIdLnN3aXRjaHlhcmQudjEuUmVzcG9uc2VGb3JtYXQSPgoIbWV0YWRhdGEYCCADKAsyLC5zd2l0Y2h5YXJkLnYxLkdlbmVyYXRlUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhMKC2VuZF91c2VyX2lkGAkgASgJEjIKCXJlYXNvbmluZxgKIAEoCzIfLnN3aXRjaHlhcmQudjEuUmVhc29uaW5nT3B0aW9ucxIYChBwcm9tcHRfY2FjaGVfa2V5GAsgASgJEiAKE3BhcmFsbGVsX3Rvb2xfY2FsbHMYDCABKAhIAIgBARIQCghsb2dwcm9icxgNIAEoCBIUCgx0b3BfbG9ncHJvYnMYDiABKA0SCQoBbhgPIAEoDRJPChFwcm92aWRlcl9tZXRhZGF0YRgQIAMoCzI0LnN3aXRjaHlhcmQudjEuR2VuZXJhdGVSZXF1ZXN0LlByb3ZpZGVyTWV0YWRhdGFFbnRyeRIwCgxzZXJ2aWNlX3RpZXIYESABKA4yGi5zd2l0Y2h5YXJkLnYxLlNlcnZpY2VUaWVyGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo3ChVQcm92aWRlck1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIWChRfcGFyYWxsZWxfdG9vbF9jYWxscyL5AgoQR2VuZXJhdGVSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEgwKBHRleHQYAiABKAkSKwoKdG9vbF9jYWxscxgDIAMoCzIXLnN3aXRjaHlhcmQudjEuVG9vbENhbGwSMgoNZmluaXNoX3JlYXNvbhgEIAEoDjIbLnN3aXRjaHlhcmQudjEuRmluaXNoUmVhc29uEiMKBXVzYWdlGAUgASgLMhQuc3dpdGNoeWFyZC52MS5Vc2FnZRIrCgdyb3V0aW5nGAYgASgLMhouc3dpdGNoeWFyZC52MS5Sb3V0aW5nSW5mbxIvCglyZWFzb25pbmcYByADKAsyHC5zd2l0Y2h5YXJkLnYxLlJlYXNvbmluZ1BhcnQSLQoIbG9ncHJvYnMYCCADKAsyGy5zd2l0Y2h5YXJkLnYxLlRva2VuTG9ncHJvYhIwCgxzZXJ2aWNlX3RpZXIYCSABKA4yGi5zd2l0Y2h5YXJkLnYxLlNlcnZpY2VUaWVyIqgGChVHZW5lcmF0ZVN0cmVhbVJlcXVlc3QSEAoId29ya2xvYWQYASABKAkSDQoFbW9kZWwYAiABKAkSKAoIbWVzc2FnZXMYAyADKAsyFi5zd2l0Y2h5YXJkLnYxLk1lc3NhZ2USIgoFdG9vbHMYBCADKAsyEy5zd2l0Y2h5YXJkLnYxLlRvb2wSLgoLdG9vbF9jaG9pY2UYBSABKAsyGS5zd2l0Y2h5YXJkLnYxLlRvb2xDaG9pY2USLwoIc2FtcGxpbmcYBiABKAsyHS5zd2l0Y2h5YXJkLnYxLlNhbXBsaW5nUGFyYW1zEjYKD3Jlc3BvbnNlX2Zvcm1hdBgHIAEoCzIdLnN3aXRjaHlhcmQudjEuUmVzcG9uc2VGb3JtYXQSRAoIbWV0YWRhdGEYCCADKAsyMi5zd2l0Y2h5YXJkLnYxLkdlbmVyYXRlU3RyZWFtUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhMKC2VuZF91c2VyX2lkGAkgASgJEjIKCXJlYXNvbmluZxgKIAEoCzIfLnN3aXRjaHlhcmQudjEuUmVhc29uaW5nT3B0aW9ucxIYChBwcm9tcHRfY2FjaGVfa2V5GAsgASgJEiAKE3BhcmFsbGVsX3Rvb2xfY2FsbHMYDCABKAhIAIgBARIQCghsb2dwcm9icxgNIAEoCBIUCgx0b3BfbG9ncHJvYnMYDiABKA0SCQoBbhgPIAEoDRJVChFwcm92aWRlcl9tZXRhZGF0YRgQIAMoCzI6LnN3aXRjaHlhcmQudjEuR2VuZXJhdGVTdHJlYW1SZXF1ZXN0LlByb3ZpZGVyTWV0YWRhdGFFbnRyeRIwCgxzZXJ2aWNlX3RpZXIYESABKA4yGi5zd2l0Y2h5YXJkLnYxLlNlcnZpY2VUaWVyGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARo3ChVQcm92aWRlck1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIWChRfcGFyYWxsZWxfdG9vbF9jYWxscyLOAgoWR2VuZXJhdGVTdHJlYW1SZXNwb25zZRIuCgp0ZXh0X2RlbHRhGAEgASgLMhguc3dpdGNoeWFyZC52MS5UZXh0RGVsdGFIABI3Cg90b29sX2NhbGxfZGVsdGEYAiABKAsyHC5zd2l0Y2h5YXJkLnYxLlRvb2xDYWxsRGVsdGFIABIuCgdhdHRlbXB0GAMgASgLMhsuc3dpdGNoeWFyZC52MS5BdHRlbXB0RXZlbnRIABIsCgZjb21taXQYBCABKAsyGi5zd2l0Y2h5YXJkLnYxLkNvbW1pdEV2ZW50SAASKgoFZmluYWwYBSABKAsyGS5zd2l0Y2h5YXJkLnYxLkZpbmFsRXZlbnRIABI4Cg9yZWFzb25pbmdfZGVsdGEYBiABKAsyHS5zd2l0Y2h5YXJkLnYxLlJlYXNvbmluZ0RlbHRhSABCBwoFZXZlbnQiiwEKDlJlYXNvbmluZ0RlbHRhEg0KBWluZGV4GAEgASgNEgwKBHRleHQYAiABKAkSEQoJc2lnbmF0dXJlGAMgASgJEhkKEWVuY3J5cHRlZF9jb250ZW50GAQgASgJEgoKAmlkGAUgASgJEhAKCHByb3ZpZGVyGAYgASgJEhAKCHJlZGFjdGVkGAcgASgIIkgKCVRleHREZWx0YRIMCgR0ZXh0GAEgASgJEi0KCGxvZ3Byb2JzGAIgAygLMhsuc3dpdGNoeWFyZC52MS5Ub2tlbkxvZ3Byb2IiUQoNVG9vbENhbGxEZWx0YRINCgVpbmRleBgBIAEoDRIKCgJpZBgCIAEoCRIMCgRuYW1lGAMgASgJEhcKD2FyZ3VtZW50c19kZWx0YRgEIAEoCSJXCgxBdHRlbXB0RXZlbnQSDwoHYXR0ZW1wdBgBIAEoDRIPCgdiYWNrZW5kGAIgASgJEg0KBW1vZGVsGAMgASgJEhYKDnByZXZpb3VzX2Vycm9yGAQgASgJIj4KC0NvbW1pdEV2ZW50Eg8KB2F0dGVtcHQYASABKA0SDwoHYmFja2VuZBgCIAEoCRINCgVtb2RlbBgDIAEoCSLYAQoKRmluYWxFdmVudBISCgpyZXF1ZXN0X2lkGAEgASgJEjIKDWZpbmlzaF9yZWFzb24YAiABKA4yGy5zd2l0Y2h5YXJkLnYxLkZpbmlzaFJlYXNvbhIjCgV1c2FnZRgDIAEoCzIULnN3aXRjaHlhcmQudjEuVXNhZ2USKwoHcm91dGluZxgEIAEoCzIaLnN3aXRjaHlhcmQudjEuUm91dGluZ0luZm8SMAoMc2VydmljZV90aWVyGAUgASgOMhouc3dpdGNoeWFyZC52MS5TZXJ2aWNlVGllciLqAQoMRW1iZWRSZXF1ZXN0EhAKCHdvcmtsb2FkGAEgASgJEg0KBW1vZGVsGAIgASgJEg4KBmlucHV0cxgDIAMoCRIXCgpkaW1lbnNpb25zGAQgASgNSACIAQESOwoIbWV0YWRhdGEYBSADKAsyKS5zd2l0Y2h5YXJkLnYxLkVtYmVkUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhMKC2VuZF91c2VyX2lkGAYgASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUINCgtfZGltZW5zaW9ucyKjAQoNRW1iZWRSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEiwKCmVtYmVkZGluZ3MYAiADKAsyGC5zd2l0Y2h5YXJkLnYxLkVtYmVkZGluZxIjCgV1c2FnZRgDIAEoCzIULnN3aXRjaHlhcmQudjEuVXNhZ2USKwoHcm91dGluZxgEIAEoCzIaLnN3aXRjaHlhcmQudjEuUm91dGluZ0luZm8iGwoJRW1iZWRkaW5nEg4KBnZhbHVlcxgBIAMoAiITChFMaXN0TW9kZWxzUmVxdWVzdCJEChJMaXN0TW9kZWxzUmVzcG9uc2USLgoJd29ya2xvYWRzGAEgAygLMhsuc3dpdGNoeWFyZC52MS5Xb3JrbG9hZEluZm8ijQEKDFdvcmtsb2FkSW5mbxIQCgh3b3JrbG9hZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIsCgpvcGVyYXRpb25zGAMgAygOMhguc3dpdGNoeWFyZC52MS5PcGVyYXRpb24SKAoGbW9kZWxzGAQgAygLMhguc3dpdGNoeWFyZC52MS5Nb2RlbEluZm8iUwoJTW9kZWxJbmZvEgwKBG5hbWUYASABKAkSDwoHYmFja2VuZBgCIAEoCRIWCg51cHN0cmVhbV9tb2RlbBgDIAEoCRIPCgdlbmFibGVkGAQgASgIKlMKCU9wZXJhdGlvbhIZChVPUEVSQVRJT05fVU5TUEVDSUZJRUQQABIWChJPUEVSQVRJT05fR0VORVJBVEUQARITCg9PUEVSQVRJT05fRU1CRUQQAjLXAgoQSW5mZXJlbmNlU2VydmljZRJLCghHZW5lcmF0ZRIeLnN3aXRjaHlhcmQudjEuR2VuZXJhdGVSZXF1ZXN0Gh8uc3dpdGNoeWFyZC52MS5HZW5lcmF0ZVJlc3BvbnNlEl8KDkdlbmVyYXRlU3RyZWFtEiQuc3dpdGNoeWFyZC52MS5HZW5lcmF0ZVN0cmVhbVJlcXVlc3QaJS5zd2l0Y2h5YXJkLnYxLkdlbmVyYXRlU3RyZWFtUmVzcG9uc2UwARJCCgVFbWJlZBIbLnN3aXRjaHlhcmQudjEuRW1iZWRSZXF1ZXN0Ghwuc3dpdGNoeWFyZC52MS5FbWJlZFJlc3BvbnNlElEKCkxpc3RNb2RlbHMSIC5zd2l0Y2h5YXJkLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiEuc3dpdGNoeWFyZC52MS5MaXN0TW9kZWxzUmVzcG9uc2ViBnByb3RvMw", [file_switchyard_v1_generation, file_switchyard_v1_routing, file_switchyard_v1_usage]);
 
 /**
  * GenerateRequest asks for one complete generation.
@@ -88,6 +88,67 @@ export type GenerateRequest = Message<"switchyard.v1.GenerateRequest"> & {
    * @generated from field: string end_user_id = 9;
    */
   endUserId: string;
+
+  /**
+   * Ask a reasoning model to think first; unset uses the model's default.
+   *
+   * @generated from field: switchyard.v1.ReasoningOptions reasoning = 10;
+   */
+  reasoning?: ReasoningOptions | undefined;
+
+  /**
+   * Prompt-cache key: requests sharing it are routed to the same cache at
+   * providers that take one (OpenAI prompt_cache_key).
+   *
+   * @generated from field: string prompt_cache_key = 11;
+   */
+  promptCacheKey: string;
+
+  /**
+   * Whether the model may call several tools in one turn; unset uses the
+   * provider's default.
+   *
+   * @generated from field: optional bool parallel_tool_calls = 12;
+   */
+  parallelToolCalls?: boolean | undefined;
+
+  /**
+   * Return log probabilities of the output tokens.
+   *
+   * @generated from field: bool logprobs = 13;
+   */
+  logprobs: boolean;
+
+  /**
+   * With logprobs: how many most likely alternatives per token (0 to 20).
+   *
+   * @generated from field: uint32 top_logprobs = 14;
+   */
+  topLogprobs: number;
+
+  /**
+   * Number of choices to generate. Only 1 is supported (0 means 1); more is
+   * refused with INVALID_ARGUMENT.
+   *
+   * @generated from field: uint32 n = 15;
+   */
+  n: number;
+
+  /**
+   * Key-value pairs forwarded to providers that store request metadata
+   * (OpenAI metadata; at most 16 pairs). Unlike metadata, not used by
+   * routing.
+   *
+   * @generated from field: map<string, string> provider_metadata = 16;
+   */
+  providerMetadata: { [key: string]: string };
+
+  /**
+   * Processing tier to ask of the provider.
+   *
+   * @generated from field: switchyard.v1.ServiceTier service_tier = 17;
+   */
+  serviceTier: ServiceTier;
 };
 
 /**
@@ -144,6 +205,28 @@ export type GenerateResponse = Message<"switchyard.v1.GenerateResponse"> & {
    * @generated from field: switchyard.v1.RoutingInfo routing = 6;
    */
   routing?: RoutingInfo | undefined;
+
+  /**
+   * Reasoning the model produced, to send back in the next turn as
+   * ReasoningPart content of the assistant message.
+   *
+   * @generated from field: repeated switchyard.v1.ReasoningPart reasoning = 7;
+   */
+  reasoning: ReasoningPart[];
+
+  /**
+   * Log probabilities of the output tokens, when asked for.
+   *
+   * @generated from field: repeated switchyard.v1.TokenLogprob logprobs = 8;
+   */
+  logprobs: TokenLogprob[];
+
+  /**
+   * Processing tier the provider used, when it says.
+   *
+   * @generated from field: switchyard.v1.ServiceTier service_tier = 9;
+   */
+  serviceTier: ServiceTier;
 };
 
 /**
@@ -222,6 +305,67 @@ export type GenerateStreamRequest = Message<"switchyard.v1.GenerateStreamRequest
    * @generated from field: string end_user_id = 9;
    */
   endUserId: string;
+
+  /**
+   * Ask a reasoning model to think first; unset uses the model's default.
+   *
+   * @generated from field: switchyard.v1.ReasoningOptions reasoning = 10;
+   */
+  reasoning?: ReasoningOptions | undefined;
+
+  /**
+   * Prompt-cache key: requests sharing it are routed to the same cache at
+   * providers that take one (OpenAI prompt_cache_key).
+   *
+   * @generated from field: string prompt_cache_key = 11;
+   */
+  promptCacheKey: string;
+
+  /**
+   * Whether the model may call several tools in one turn; unset uses the
+   * provider's default.
+   *
+   * @generated from field: optional bool parallel_tool_calls = 12;
+   */
+  parallelToolCalls?: boolean | undefined;
+
+  /**
+   * Return log probabilities of the output tokens.
+   *
+   * @generated from field: bool logprobs = 13;
+   */
+  logprobs: boolean;
+
+  /**
+   * With logprobs: how many most likely alternatives per token (0 to 20).
+   *
+   * @generated from field: uint32 top_logprobs = 14;
+   */
+  topLogprobs: number;
+
+  /**
+   * Number of choices to generate. Only 1 is supported (0 means 1); more is
+   * refused with INVALID_ARGUMENT.
+   *
+   * @generated from field: uint32 n = 15;
+   */
+  n: number;
+
+  /**
+   * Key-value pairs forwarded to providers that store request metadata
+   * (OpenAI metadata; at most 16 pairs). Unlike metadata, not used by
+   * routing.
+   *
+   * @generated from field: map<string, string> provider_metadata = 16;
+   */
+  providerMetadata: { [key: string]: string };
+
+  /**
+   * Processing tier to ask of the provider.
+   *
+   * @generated from field: switchyard.v1.ServiceTier service_tier = 17;
+   */
+  serviceTier: ServiceTier;
 };
 
 /**
@@ -284,6 +428,14 @@ export type GenerateStreamResponse = Message<"switchyard.v1.GenerateStreamRespon
      */
     value: FinalEvent;
     case: "final";
+  } | {
+    /**
+     * A piece of the model's reasoning, apart from its text.
+     *
+     * @generated from field: switchyard.v1.ReasoningDelta reasoning_delta = 6;
+     */
+    value: ReasoningDelta;
+    case: "reasoningDelta";
   } | { case: undefined; value?: undefined };
 };
 
@@ -293,6 +445,71 @@ export type GenerateStreamResponse = Message<"switchyard.v1.GenerateStreamRespon
  */
 export const GenerateStreamResponseSchema: GenMessage<GenerateStreamResponse> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_inference_service, 3);
+
+/**
+ * ReasoningDelta is a piece of a reasoning block. Pieces with the same index
+ * belong to the same block; put together (text appended, the other fields
+ * taken when set) they make the ReasoningPart to send back next turn.
+ *
+ * @generated from message switchyard.v1.ReasoningDelta
+ */
+export type ReasoningDelta = Message<"switchyard.v1.ReasoningDelta"> & {
+  /**
+   * Position of the block among this response's reasoning blocks.
+   *
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * Reasoning text to append.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+
+  /**
+   * Signature of the block (Anthropic, Gemini), usually on its last piece.
+   *
+   * @generated from field: string signature = 3;
+   */
+  signature: string;
+
+  /**
+   * Encrypted reasoning (OpenAI) or redacted_thinking data (Anthropic).
+   *
+   * @generated from field: string encrypted_content = 4;
+   */
+  encryptedContent: string;
+
+  /**
+   * The provider's id of the reasoning item.
+   *
+   * @generated from field: string id = 5;
+   */
+  id: string;
+
+  /**
+   * Adapter family that produced it.
+   *
+   * @generated from field: string provider = 6;
+   */
+  provider: string;
+
+  /**
+   * True for an Anthropic redacted_thinking block.
+   *
+   * @generated from field: bool redacted = 7;
+   */
+  redacted: boolean;
+};
+
+/**
+ * Describes the message switchyard.v1.ReasoningDelta.
+ * Use `create(ReasoningDeltaSchema)` to create a new message.
+ */
+export const ReasoningDeltaSchema: GenMessage<ReasoningDelta> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_inference_service, 4);
 
 /**
  * TextDelta is a piece of generated text.
@@ -306,6 +523,13 @@ export type TextDelta = Message<"switchyard.v1.TextDelta"> & {
    * @generated from field: string text = 1;
    */
   text: string;
+
+  /**
+   * Log probabilities of this piece's tokens, when asked for.
+   *
+   * @generated from field: repeated switchyard.v1.TokenLogprob logprobs = 2;
+   */
+  logprobs: TokenLogprob[];
 };
 
 /**
@@ -313,7 +537,7 @@ export type TextDelta = Message<"switchyard.v1.TextDelta"> & {
  * Use `create(TextDeltaSchema)` to create a new message.
  */
 export const TextDeltaSchema: GenMessage<TextDelta> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 4);
+  messageDesc(file_switchyard_v1_inference_service, 5);
 
 /**
  * ToolCallDelta is a piece of a tool call. Pieces with the same index belong
@@ -356,7 +580,7 @@ export type ToolCallDelta = Message<"switchyard.v1.ToolCallDelta"> & {
  * Use `create(ToolCallDeltaSchema)` to create a new message.
  */
 export const ToolCallDeltaSchema: GenMessage<ToolCallDelta> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 5);
+  messageDesc(file_switchyard_v1_inference_service, 6);
 
 /**
  * AttemptEvent reports that an upstream attempt started.
@@ -398,7 +622,7 @@ export type AttemptEvent = Message<"switchyard.v1.AttemptEvent"> & {
  * Use `create(AttemptEventSchema)` to create a new message.
  */
 export const AttemptEventSchema: GenMessage<AttemptEvent> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 6);
+  messageDesc(file_switchyard_v1_inference_service, 7);
 
 /**
  * CommitEvent reports that the stream committed to a backend.
@@ -433,7 +657,7 @@ export type CommitEvent = Message<"switchyard.v1.CommitEvent"> & {
  * Use `create(CommitEventSchema)` to create a new message.
  */
 export const CommitEventSchema: GenMessage<CommitEvent> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 7);
+  messageDesc(file_switchyard_v1_inference_service, 8);
 
 /**
  * FinalEvent ends a successful stream.
@@ -468,6 +692,13 @@ export type FinalEvent = Message<"switchyard.v1.FinalEvent"> & {
    * @generated from field: switchyard.v1.RoutingInfo routing = 4;
    */
   routing?: RoutingInfo | undefined;
+
+  /**
+   * Processing tier the provider used, when it says.
+   *
+   * @generated from field: switchyard.v1.ServiceTier service_tier = 5;
+   */
+  serviceTier: ServiceTier;
 };
 
 /**
@@ -475,7 +706,7 @@ export type FinalEvent = Message<"switchyard.v1.FinalEvent"> & {
  * Use `create(FinalEventSchema)` to create a new message.
  */
 export const FinalEventSchema: GenMessage<FinalEvent> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 8);
+  messageDesc(file_switchyard_v1_inference_service, 9);
 
 /**
  * EmbedRequest asks for embeddings of many inputs at once.
@@ -531,7 +762,7 @@ export type EmbedRequest = Message<"switchyard.v1.EmbedRequest"> & {
  * Use `create(EmbedRequestSchema)` to create a new message.
  */
 export const EmbedRequestSchema: GenMessage<EmbedRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 9);
+  messageDesc(file_switchyard_v1_inference_service, 10);
 
 /**
  * EmbedResponse holds one embedding per input, in input order.
@@ -573,7 +804,7 @@ export type EmbedResponse = Message<"switchyard.v1.EmbedResponse"> & {
  * Use `create(EmbedResponseSchema)` to create a new message.
  */
 export const EmbedResponseSchema: GenMessage<EmbedResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 10);
+  messageDesc(file_switchyard_v1_inference_service, 11);
 
 /**
  * Embedding is one vector.
@@ -594,7 +825,7 @@ export type Embedding = Message<"switchyard.v1.Embedding"> & {
  * Use `create(EmbeddingSchema)` to create a new message.
  */
 export const EmbeddingSchema: GenMessage<Embedding> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 11);
+  messageDesc(file_switchyard_v1_inference_service, 12);
 
 /**
  * ListModelsRequest asks what the caller may use.
@@ -609,7 +840,7 @@ export type ListModelsRequest = Message<"switchyard.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 12);
+  messageDesc(file_switchyard_v1_inference_service, 13);
 
 /**
  * ListModelsResponse lists the workloads the caller may use.
@@ -630,7 +861,7 @@ export type ListModelsResponse = Message<"switchyard.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 13);
+  messageDesc(file_switchyard_v1_inference_service, 14);
 
 /**
  * WorkloadInfo describes one workload and its models.
@@ -672,7 +903,7 @@ export type WorkloadInfo = Message<"switchyard.v1.WorkloadInfo"> & {
  * Use `create(WorkloadInfoSchema)` to create a new message.
  */
 export const WorkloadInfoSchema: GenMessage<WorkloadInfo> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 14);
+  messageDesc(file_switchyard_v1_inference_service, 15);
 
 /**
  * ModelInfo describes one model a workload can serve.
@@ -714,7 +945,7 @@ export type ModelInfo = Message<"switchyard.v1.ModelInfo"> & {
  * Use `create(ModelInfoSchema)` to create a new message.
  */
 export const ModelInfoSchema: GenMessage<ModelInfo> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_inference_service, 15);
+  messageDesc(file_switchyard_v1_inference_service, 16);
 
 /**
  * Operation is a kind of request a workload serves.

@@ -10,7 +10,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/usage.proto.
  */
 export const file_switchyard_v1_usage: GenFile = /*@__PURE__*/
-  fileDesc("Chlzd2l0Y2h5YXJkL3YxL3VzYWdlLnByb3RvEg1zd2l0Y2h5YXJkLnYxIrEBCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKA0SFQoNb3V0cHV0X3Rva2VucxgCIAEoDRIbChNjYWNoZWRfaW5wdXRfdG9rZW5zGAMgASgNEhsKDmNvc3RfbWljcm9fdXNkGAQgASgDSACIAQESLgoIYWNjdXJhY3kYBSABKA4yHC5zd2l0Y2h5YXJkLnYxLlVzYWdlQWNjdXJhY3lCEQoPX2Nvc3RfbWljcm9fdXNkKmcKDVVzYWdlQWNjdXJhY3kSHgoaVVNBR0VfQUNDVVJBQ1lfVU5TUEVDSUZJRUQQABIYChRVU0FHRV9BQ0NVUkFDWV9FWEFDVBABEhwKGFVTQUdFX0FDQ1VSQUNZX0VTVElNQVRFRBACYgZwcm90bzM");
+  fileDesc("Chlzd2l0Y2h5YXJkL3YxL3VzYWdlLnByb3RvEg1zd2l0Y2h5YXJkLnYxIssDCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKA0SFQoNb3V0cHV0X3Rva2VucxgCIAEoDRIbChNjYWNoZWRfaW5wdXRfdG9rZW5zGAMgASgNEhsKDmNvc3RfbWljcm9fdXNkGAQgASgDSACIAQESLgoIYWNjdXJhY3kYBSABKA4yHC5zd2l0Y2h5YXJkLnYxLlVzYWdlQWNjdXJhY3kSHQoQcmVhc29uaW5nX3Rva2VucxgGIAEoDUgBiAEBEh8KEmNhY2hlX3dyaXRlX3Rva2VucxgHIAEoDUgCiAEBEiIKFWNhY2hlX3dyaXRlXzFoX3Rva2VucxgIIAEoDUgDiAEBEh8KEmF1ZGlvX2lucHV0X3Rva2VucxgJIAEoDUgEiAEBEh8KEmltYWdlX2lucHV0X3Rva2VucxgKIAEoDUgFiAEBQhEKD19jb3N0X21pY3JvX3VzZEITChFfcmVhc29uaW5nX3Rva2Vuc0IVChNfY2FjaGVfd3JpdGVfdG9rZW5zQhgKFl9jYWNoZV93cml0ZV8xaF90b2tlbnNCFQoTX2F1ZGlvX2lucHV0X3Rva2Vuc0IVChNfaW1hZ2VfaW5wdXRfdG9rZW5zKmcKDVVzYWdlQWNjdXJhY3kSHgoaVVNBR0VfQUNDVVJBQ1lfVU5TUEVDSUZJRUQQABIYChRVU0FHRV9BQ0NVUkFDWV9FWEFDVBABEhwKGFVTQUdFX0FDQ1VSQUNZX0VTVElNQVRFRBACYgZwcm90bzM");
 
 /**
  * Usage counts the tokens and cost of one request.
@@ -48,11 +48,49 @@ export type Usage = Message<"switchyard.v1.Usage"> & {
   costMicroUsd?: bigint | undefined;
 
   /**
-   * Whether the token counts came from the provider or were estimated.
+   * Whether input_tokens and output_tokens came from the provider or were
+   * estimated. The finer classes below are set only when the provider
+   * reported them, so a set class is always exact and an unset one unknown.
    *
    * @generated from field: switchyard.v1.UsageAccuracy accuracy = 5;
    */
   accuracy: UsageAccuracy;
+
+  /**
+   * Output tokens spent reasoning (part of output_tokens).
+   *
+   * @generated from field: optional uint32 reasoning_tokens = 6;
+   */
+  reasoningTokens?: number | undefined;
+
+  /**
+   * Input tokens written to the provider's prompt cache (part of
+   * input_tokens), all TTLs.
+   *
+   * @generated from field: optional uint32 cache_write_tokens = 7;
+   */
+  cacheWriteTokens?: number | undefined;
+
+  /**
+   * Of cache_write_tokens, those written with a one-hour TTL.
+   *
+   * @generated from field: optional uint32 cache_write_1h_tokens = 8;
+   */
+  cacheWrite1hTokens?: number | undefined;
+
+  /**
+   * Input tokens that were audio (part of input_tokens).
+   *
+   * @generated from field: optional uint32 audio_input_tokens = 9;
+   */
+  audioInputTokens?: number | undefined;
+
+  /**
+   * Input tokens that were images (part of input_tokens).
+   *
+   * @generated from field: optional uint32 image_input_tokens = 10;
+   */
+  imageInputTokens?: number | undefined;
 };
 
 /**

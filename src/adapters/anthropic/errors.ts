@@ -2,9 +2,10 @@ import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-err
 import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
 import { readErrorBody } from "../../upstream/http-body.ts";
 import type { HttpResponse } from "../../upstream/http-pool.ts";
+import { knownCode } from "../../upstream/provider-code.ts";
 
 /** Anthropic's `error.type` values whose meaning does not depend on the HTTP status. */
-const KIND_OF_ERROR_TYPE: Record<string, UpstreamErrorKind> = {
+const KIND_OF_ERROR_TYPE: Partial<Record<string, UpstreamErrorKind>> = {
   invalid_request_error: "bad_request",
   request_too_large: "bad_request",
   authentication_error: "auth",
@@ -17,7 +18,7 @@ const KIND_OF_ERROR_TYPE: Record<string, UpstreamErrorKind> = {
   overloaded_error: "overloaded",
 };
 
-type WireError = { type?: string; error?: { type?: string; message?: string } };
+type WireError = { type?: unknown; error?: { type?: unknown; message?: unknown } };
 
 /**
  * Reads an Anthropic error response (`{"type":"error","error":{"type","message"},"request_id"}`) into an
@@ -27,7 +28,7 @@ type WireError = { type?: string; error?: { type?: string; message?: string } };
  */
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
   const text = await readErrorBody(response);
-  const { type } = parseError(text);
+  const type = knownCode("anthropic", parseError(text).type) ?? "";
   let kind = kindForHttpStatus(response.status);
   if (type === "billing_error" || type === "overloaded_error") kind = KIND_OF_ERROR_TYPE[type] ?? kind;
   const detail = describe(type);
@@ -39,23 +40,38 @@ export async function errorFromResponse(backend: string, response: HttpResponse)
 
 /** An `event: error` inside a 200 stream (e.g. overloaded_error once generation had started). */
 export function errorFromStreamEvent(backend: string, data: string, afterFirstToken: boolean): UpstreamError {
-  const { type } = parseError(data);
+  // Only a known type is looked up (and shown): the table is an object, "constructor" must not match.
+  const type = knownCode("anthropic", parseError(data).type) ?? "";
   const kind = KIND_OF_ERROR_TYPE[type] ?? "unavailable";
   return new UpstreamError(kind, `${backend} sent an error mid-stream${describe(type)}`, {
     afterFirstToken,
   });
 }
 
-function parseError(text: string): { type: string; message: string } {
+/** The raw `error.type` (unknown until checked against the allowlist); "" when the body is not JSON. */
+function parseError(text: string): { type: unknown } {
   try {
-    const parsed = JSON.parse(text) as WireError;
-    return { type: parsed.error?.type ?? "", message: parsed.error?.message ?? "" };
+    const parsed = JSON.parse(text) as WireError | null;
+    return { type: parsed?.error?.type };
   } catch {
-    return { type: "", message: "" }; // a proxy's HTML page, say: the status alone classifies it
+    return { type: "" }; // a proxy's HTML page, say: the status alone classifies it
   }
 }
 
-/** Only the error type: provider messages are not passed on (they can quote the prompt, or part of the key). */
+/**
+ * Only a known error type (src/upstream/provider-code.ts): provider messages, and types it made up, are not
+ * passed on (they can quote the prompt, or part of the key).
+ */
 function describe(type: string): string {
   return type ? ` (${type})` : "";
+}
+
+/**
+ * A request Anthropic cannot carry, refused before any call. The message names the neutral field and
+ * quotes no caller content. An UpstreamError of kind bad_request, like every adapter's refusal: the
+ * attempt loop answers it as upstream_rejected_request (INVALID_ARGUMENT / 400), keeps it out of the
+ * breaker, and does not retry it (a GatewayError thrown here would read as a network failure).
+ */
+export function invalidArgument(message: string): UpstreamError {
+  return new UpstreamError("bad_request", message);
 }

@@ -1,13 +1,20 @@
 import { UpstreamError } from "../../errors/upstream-error.ts";
 import type {
-  ChatMessage,
   FinishReason,
   GenerateInput,
   GenerateOutput,
-  TokenUsage,
+  ReasoningBlock,
+  ServiceTier,
   ToolCall,
   ToolChoice,
+  ToolSpec,
 } from "../adapter.ts";
+import { type Block, cacheControlOf, checkCacheBreakpoints, systemOf, toWireTurns } from "./content.ts";
+import { invalidArgument } from "./errors.ts";
+import { reasoningBlockOf, thinkingPlanOf } from "./reasoning.ts";
+import { serviceTierOf, usageOf, type WireUsage } from "./usage.ts";
+
+export type { WireUsage } from "./usage.ts";
 
 /** The `anthropic-version` values a backend may pin. */
 export type AnthropicApiVersion = "2023-06-01" | "2026-10-21";
@@ -20,13 +27,16 @@ export type MessagesRequestOptions = {
 };
 
 /** Wire shapes of Anthropic's Messages API, as much as we read. */
-export type WireUsage = {
-  input_tokens?: number | null;
-  output_tokens?: number | null;
-  cache_creation_input_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
+export type WireContentBlock = {
+  type?: string;
+  text?: string;
+  id?: string;
+  name?: string;
+  input?: unknown;
+  thinking?: string;
+  signature?: string;
+  data?: string;
 };
-export type WireContentBlock = { type?: string; text?: string; id?: string; name?: string; input?: unknown };
 export type WireMessage = {
   id?: string;
   model?: string;
@@ -34,9 +44,6 @@ export type WireMessage = {
   stop_reason?: string | null;
   usage?: WireUsage;
 };
-
-type Block = Record<string, unknown>;
-type WireTurn = { role: "user" | "assistant"; content: string | Block[] };
 
 /**
  * JSON-schema (and JSON-object) response formats are emulated with a forced tool: the schema becomes the
@@ -53,11 +60,35 @@ export function formatToolOf(input: GenerateInput): FormatTool | undefined {
   return undefined;
 }
 
+/**
+ * What Anthropic cannot carry is refused before any call, naming the field (routing skips Anthropic for
+ * these by capability; this is the backstop). `prompt_cache_key`, `seed` and provider metadata other than
+ * the end user have no Anthropic counterpart and are not sent (its cache is keyed by the prompt prefix).
+ */
+function refuseUncarried(input: GenerateInput): void {
+  if (input.logprobs !== undefined)
+    throw invalidArgument("logprobs: Anthropic does not return log probabilities");
+  const tier = input.serviceTier;
+  if (tier === "flex" || tier === "priority") {
+    throw invalidArgument(
+      `service_tier ${tier}: Anthropic's tiers are auto (priority capacity where the account has it) and default`,
+    );
+  }
+}
+
+/** Neutral tier → Anthropic's: "auto" may use priority capacity where the account has it. */
+function serviceTierField(tier: ServiceTier | undefined): string | undefined {
+  if (tier === "default") return "standard_only";
+  if (tier === "auto") return "auto";
+  return undefined;
+}
+
 export function toMessagesRequest(
   input: GenerateInput,
   stream: boolean,
   options: MessagesRequestOptions,
 ): Record<string, unknown> {
+  refuseUncarried(input);
   const formatTool = formatToolOf(input);
   if (formatTool && input.tools.length > 0) {
     throw new UpstreamError(
@@ -65,34 +96,60 @@ export function toMessagesRequest(
       `${options.name}: a JSON response format cannot be combined with tools on an Anthropic backend`,
     );
   }
-  const system = input.messages
-    .filter((m) => m.role === "system")
-    .map((m) => m.content)
-    .filter((text) => text !== "");
-  const body: Record<string, unknown> = {
-    model: input.model,
-    max_tokens: input.sampling.maxOutputTokens ?? options.defaultMaxTokens,
-    messages: toWireTurns(input.messages, options.name),
-  };
-  if (system.length > 0) body.system = system.join("\n\n");
-  Object.assign(body, samplingFields(input, options.apiVersion));
+  const plan = thinkingPlanOf(input.reasoning, input.sampling.maxOutputTokens, options.defaultMaxTokens);
+  if (plan.thinking) refuseForcedTools(input, formatTool !== undefined);
+  const messages = toWireTurns(input.messages, options.name);
+  const body: Record<string, unknown> = { model: input.model, max_tokens: plan.maxTokens, messages };
+  const system = systemOf(input.messages);
+  if (system !== undefined) body.system = system;
+  if (plan.thinking) body.thinking = plan.thinking;
+  // Thinking accepts no sampling changes (the API rejects temperature other than 1 with it): none are sent.
+  else Object.assign(body, samplingFields(input, options.apiVersion));
   const stop = input.sampling.stop;
   if (stop !== undefined && stop.length > 0) body.stop_sequences = stop;
   if (formatTool) {
     body.tools = [{ name: formatTool.name, input_schema: formatTool.schema }];
     body.tool_choice = { type: "tool", name: formatTool.name };
   } else if (input.tools.length > 0) {
-    body.tools = input.tools.map((t) => ({
-      name: t.name,
-      ...(t.description ? { description: t.description } : {}),
-      input_schema: t.parameters ?? { type: "object", properties: {} },
-    }));
+    body.tools = input.tools.map(toolOf);
     // tool_choice without tools is an invalid_request_error, so it only travels with them.
-    if (input.toolChoice !== undefined) body.tool_choice = toolChoiceOf(input.toolChoice);
+    const choice = toolChoiceOf(input.toolChoice, input.parallelToolCalls);
+    if (choice !== undefined) body.tool_choice = choice;
   }
   if (input.endUserId) body.metadata = { user_id: input.endUserId };
+  const tier = serviceTierField(input.serviceTier);
+  if (tier !== undefined) body.service_tier = tier;
   if (stream) body.stream = true;
+  checkCacheBreakpoints({ tools: body.tools, system: body.system, messages });
   return body;
+}
+
+/** Thinking cannot be combined with a forced tool (Anthropic: "Thinking may not be enabled when tool_choice forces tool use"). */
+function refuseForcedTools(input: GenerateInput, formatTool: boolean): void {
+  if (formatTool) {
+    throw invalidArgument(
+      "reasoning with a JSON response format: Anthropic emulates the format with a forced tool, which thinking does not allow",
+    );
+  }
+  const choice = input.toolChoice;
+  if (
+    input.tools.length > 0 &&
+    choice !== undefined &&
+    ("function" in choice || choice.mode === "required")
+  ) {
+    throw invalidArgument(
+      "reasoning with a forced tool_choice: Anthropic allows only auto or none while thinking",
+    );
+  }
+}
+
+/** `strict` is not sent: strict tool use depends on the model at Anthropic, so tools stay best effort. */
+function toolOf(t: ToolSpec): Block {
+  const tool: Block = { name: t.name };
+  if (t.description) tool.description = t.description;
+  tool.input_schema = t.parameters ?? { type: "object", properties: {} };
+  if (t.cache) tool.cache_control = cacheControlOf(t.cache);
+  return tool;
 }
 
 /**
@@ -111,71 +168,15 @@ function samplingFields(input: GenerateInput, version: AnthropicApiVersion): Rec
   return {};
 }
 
-function toolChoiceOf(choice: ToolChoice): Record<string, unknown> {
-  if ("function" in choice) return { type: "tool", name: choice.function };
-  if (choice.mode === "required") return { type: "any" };
-  return { type: choice.mode };
-}
-
-/**
- * System messages go to the top-level `system` field; tool results become `tool_result` blocks of a user
- * turn; consecutive turns of one role are merged (tool results must sit together, and first, in the user
- * turn right after the assistant's `tool_use` blocks).
- */
-function toWireTurns(messages: ChatMessage[], backend: string): WireTurn[] {
-  const turns: WireTurn[] = [];
-  const push = (role: WireTurn["role"], content: string | Block[]): void => {
-    const last = turns.at(-1);
-    if (last?.role !== role) {
-      turns.push({ role, content });
-      return;
-    }
-    last.content = [...asBlocks(last.content), ...asBlocks(content)];
-  };
-  for (const m of messages) {
-    if (m.role === "system") continue;
-    if (m.role === "user") push("user", m.content);
-    else if (m.role === "tool") push("user", [toolResultBlock(m, backend)]);
-    else push("assistant", assistantContent(m, backend));
-  }
-  return turns;
-}
-
-function asBlocks(content: string | Block[]): Block[] {
-  if (typeof content !== "string") return content;
-  return content === "" ? [] : [{ type: "text", text: content }];
-}
-
-function toolResultBlock(m: ChatMessage, backend: string): Block {
-  if (!m.toolCallId) {
-    throw new UpstreamError("bad_request", `${backend}: a tool message has no tool call id`);
-  }
-  return { type: "tool_result", tool_use_id: m.toolCallId, content: m.content };
-}
-
-function assistantContent(m: ChatMessage, backend: string): string | Block[] {
-  const calls = m.toolCalls ?? [];
-  if (calls.length === 0) return m.content;
-  return [...asBlocks(m.content), ...calls.map((c) => toolUseBlock(c, backend))];
-}
-
-function toolUseBlock(call: ToolCall, backend: string): Block {
-  let input: unknown = {};
-  if (call.arguments.trim() !== "") {
-    try {
-      input = JSON.parse(call.arguments);
-    } catch {
-      input = undefined;
-    }
-  }
-  // Anthropic takes the input as an object, not a string: arguments that are not a JSON object cannot travel.
-  if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    throw new UpstreamError(
-      "bad_request",
-      `${backend}: arguments of tool call ${call.id} are not a JSON object`,
-    );
-  }
-  return { type: "tool_use", id: call.id, name: call.name, input };
+/** `parallelToolCalls: false` → `disable_parallel_tool_use` (on auto when no choice was given; "none" has none). */
+function toolChoiceOf(choice: ToolChoice | undefined, parallel: boolean | undefined): Block | undefined {
+  let wire: Block | undefined;
+  if (choice === undefined) wire = undefined;
+  else if ("function" in choice) wire = { type: "tool", name: choice.function };
+  else if (choice.mode === "required") wire = { type: "any" };
+  else wire = { type: choice.mode };
+  if (parallel !== false || wire?.type === "none") return wire;
+  return { ...(wire ?? { type: "auto" }), disable_parallel_tool_use: true };
 }
 
 export function finishReasonOf(reason: string | null | undefined): FinishReason {
@@ -195,17 +196,6 @@ export function finishReasonOf(reason: string | null | undefined): FinishReason 
   }
 }
 
-/** Cache reads and writes are input tokens too (Anthropic reports them apart from `input_tokens`). */
-export function usageOf(usage: WireUsage | undefined): TokenUsage | undefined {
-  if (!usage || typeof usage.input_tokens !== "number") return undefined;
-  const cacheRead = usage.cache_read_input_tokens ?? 0;
-  return {
-    inputTokens: usage.input_tokens + cacheRead + (usage.cache_creation_input_tokens ?? 0),
-    outputTokens: usage.output_tokens ?? 0,
-    cachedInputTokens: cacheRead,
-  };
-}
-
 export function fromMessage(
   wire: WireMessage,
   requestedModel: string,
@@ -214,9 +204,12 @@ export function fromMessage(
   let text = "";
   let formatAnswer: string | undefined;
   const toolCalls: ToolCall[] = [];
+  const reasoning: ReasoningBlock[] = [];
   for (const block of wire.content ?? []) {
     if (block.type === "text") text += block.text ?? "";
-    if (block.type !== "tool_use") continue; // thinking and server-tool blocks carry no answer for us
+    const thought = reasoningBlockOf(block);
+    if (thought) reasoning.push(thought);
+    if (block.type !== "tool_use") continue; // server-tool blocks carry no answer for us
     if (formatTool && block.name === formatTool.name) {
       formatAnswer = JSON.stringify(block.input ?? {});
       continue;
@@ -228,6 +221,7 @@ export function fromMessage(
     });
   }
   const usage = usageOf(wire.usage);
+  const tier = serviceTierOf(wire.usage);
   const reason = finishReasonOf(wire.stop_reason);
   return {
     text: formatAnswer ?? text,
@@ -236,5 +230,7 @@ export function fromMessage(
     finishReason: formatAnswer !== undefined && reason === "tool_calls" ? "stop" : reason,
     model: wire.model ?? requestedModel,
     ...(usage ? { usage } : {}),
+    ...(reasoning.length > 0 ? { reasoning } : {}),
+    ...(tier ? { serviceTier: tier } : {}),
   };
 }

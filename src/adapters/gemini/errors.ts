@@ -1,7 +1,8 @@
 import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-error.ts";
-import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
+import { boundedRetryAfter, kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
 import { readErrorBody } from "../../upstream/http-body.ts";
 import type { HttpResponse } from "../../upstream/http-pool.ts";
+import { knownCode } from "../../upstream/provider-code.ts";
 
 /** A google.rpc.Status as the Gemini API sends it: {"error": {code, message, status, details}}. */
 export type WireStatus = {
@@ -18,9 +19,8 @@ const ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo";
 const KEY_REASONS = new Set(["API_KEY_INVALID", "API_KEY_EXPIRED"]);
 
 /**
- * Reads a Gemini error response into an UpstreamError. The provider's message is kept (bounded) for
- * the operator's logs, except for auth errors: those can quote part of the key, so only the status
- * and reason remain.
+ * Reads a Gemini error response into an UpstreamError. Only a known status and ErrorInfo reason are
+ * kept: the provider's message (and any value it made up) can quote the prompt or part of the key.
  */
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
   const error = parseStatus(await readErrorBody(response));
@@ -52,10 +52,15 @@ function kindOf(status: number, error: WireStatus | undefined): UpstreamErrorKin
   return kindForHttpStatus(status);
 }
 
-/** Status and reason only: provider messages are not passed on (they can quote the prompt, or part of the key). */
+/**
+ * Known status and reason only (src/upstream/provider-code.ts): provider messages, and values it made up,
+ * are not passed on (they can quote the prompt, or part of the key).
+ */
 function describe(error: WireStatus | undefined): string {
   if (error === undefined) return "";
-  const code = [error.status, reasonOf(error)].filter(Boolean).join("/");
+  const status = knownCode("google-status", error.status);
+  const reason = knownCode("google-reason", reasonOf(error));
+  const code = [status, reason].filter(Boolean).join("/");
   return code ? ` (${code})` : "";
 }
 
@@ -72,7 +77,9 @@ function detailOf(error: WireStatus | undefined, type: string): Record<string, u
 export function retryDelayOf(error: WireStatus | undefined): number | undefined {
   const delay = detailOf(error, RETRY_INFO)?.retryDelay;
   const match = typeof delay === "string" ? /^\s*(\d+(?:\.\d+)?)s\s*$/.exec(delay) : null;
-  return match?.[1] === undefined ? undefined : Math.ceil(Number.parseFloat(match[1]) * 1000);
+  return match?.[1] === undefined
+    ? undefined
+    : boundedRetryAfter(Math.ceil(Number.parseFloat(match[1]) * 1000));
 }
 
 export function parseStatus(text: string): WireStatus | undefined {

@@ -14,8 +14,9 @@ import type {
   GenerateOutput,
 } from "../adapter.ts";
 import { errorFromResponse, midStreamError, statusOf } from "./errors.ts";
+import { fromResponse, type WireResponse } from "./response.ts";
 import { GeminiStream } from "./stream.ts";
-import { fromResponse, modelName, modelPath, toGenerateRequest, type WireResponse } from "./translate.ts";
+import { modelName, modelPath, toGenerateRequest } from "./translate.ts";
 
 export type GeminiAdapterOptions = {
   name: string;

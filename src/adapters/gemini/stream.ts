@@ -1,21 +1,23 @@
 import { UpstreamError } from "../../errors/upstream-error.ts";
 import type { AdapterEvent, FinishReason, TokenUsage } from "../adapter.ts";
-import { finishReasonOf, partsOf, toolCallId, usageOf, type WireResponse } from "./translate.ts";
+import { finishReasonOf, logprobsOf, PartReader, usageOf, type WireResponse } from "./response.ts";
 
 /**
  * Turns the chunks of `streamGenerateContent?alt=sse` into adapter events. Gemini sends whole
- * GenerateContentResponse objects: text parts are deltas, a functionCall part is complete (never
- * split), usageMetadata is cumulative (the last one counts), and there is no terminator — only the
- * last chunk's finishReason tells a finished stream from one cut short.
+ * GenerateContentResponse objects: text and thought parts are deltas, a functionCall part is
+ * complete (never split), usageMetadata is cumulative (the last one counts), and there is no
+ * terminator — only the last chunk's finishReason tells a finished stream from one cut short.
+ * Within a chunk, reasoning goes out first (thoughts precede the answer), then text with the
+ * chunk's logprobs, then tool calls.
  */
 export class GeminiStream {
   readonly #backend: string;
-  #calls = 0;
+  readonly #parts = new PartReader();
   #usage: TokenUsage | undefined;
   #model: string | undefined;
   #reason: FinishReason | undefined;
   #lastHadFinish = false;
-  /** Whether any text or tool call went out (a later failure is then after the first token). */
+  /** Whether any text, reasoning or tool call went out (a later failure is then after the first token). */
   produced = false;
 
   constructor(backend: string) {
@@ -24,18 +26,22 @@ export class GeminiStream {
 
   *events(chunk: WireResponse): Generator<AdapterEvent> {
     const candidate = chunk.candidates?.[0];
-    const { text, calls } = partsOf(candidate);
+    const { reasoning, text, calls } = this.#parts.read(candidate);
+    for (const delta of reasoning) {
+      this.produced = true;
+      yield delta;
+    }
     if (text !== "") {
       this.produced = true;
-      yield { type: "text", text };
+      const logprobs = logprobsOf(candidate?.logprobsResult);
+      yield { type: "text", text, ...(logprobs ? { logprobs } : {}) };
     }
     for (const call of calls) {
-      const index = this.#calls++;
       this.produced = true;
       yield {
         type: "tool_call",
-        index,
-        id: toolCallId(index),
+        index: call.index,
+        id: call.id,
         name: call.name,
         argumentsDelta: call.arguments,
       };
@@ -46,7 +52,7 @@ export class GeminiStream {
     this.#lastHadFinish = blocked || candidate?.finishReason !== undefined;
     if (blocked) this.#reason = "content_filter";
     else if (candidate?.finishReason !== undefined) {
-      this.#reason = finishReasonOf(candidate.finishReason, this.#calls > 0);
+      this.#reason = finishReasonOf(candidate.finishReason, this.#parts.calls > 0);
     }
   }
 
@@ -58,6 +64,10 @@ export class GeminiStream {
       });
     }
     if (this.#usage) yield { type: "usage", usage: this.#usage };
-    yield { type: "finish", reason: this.#reason, ...(this.#model ? { model: this.#model } : {}) };
+    yield {
+      type: "finish",
+      reason: this.#reason,
+      ...(this.#model ? { model: this.#model } : {}),
+    };
   }
 }

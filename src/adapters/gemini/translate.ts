@@ -1,38 +1,8 @@
 import { UpstreamError } from "../../errors/upstream-error.ts";
-import type {
-  ChatMessage,
-  FinishReason,
-  GenerateInput,
-  GenerateOutput,
-  TokenUsage,
-  ToolCall,
-} from "../adapter.ts";
-
-/** Wire shapes of the Gemini API (v1beta GenerateContentResponse), as much as we read. */
-export type WirePart = {
-  text?: string;
-  /** A thought summary (only with includeThoughts): never part of the answer. */
-  thought?: boolean;
-  functionCall?: { name?: string; args?: Record<string, unknown> | null };
-};
-export type WireCandidate = {
-  content?: { role?: string; parts?: WirePart[] };
-  finishReason?: string;
-};
-export type WireUsage = {
-  promptTokenCount?: number;
-  candidatesTokenCount?: number;
-  cachedContentTokenCount?: number;
-  thoughtsTokenCount?: number;
-  toolUsePromptTokenCount?: number;
-};
-export type WireResponse = {
-  candidates?: WireCandidate[];
-  promptFeedback?: { blockReason?: string };
-  usageMetadata?: WireUsage;
-  modelVersion?: string;
-  responseId?: string;
-};
+import type { ChatMessage, GenerateInput, ServiceTier } from "../adapter.ts";
+import { modelParts } from "./model-turn.ts";
+import { mediaPart, toWirePart } from "./parts.ts";
+import { thinkingConfig } from "./thinking.ts";
 
 type Json = Record<string, unknown>;
 
@@ -51,16 +21,17 @@ export function modelName(model: string): string {
   return modelPath(model).slice(1);
 }
 
-/** Gemini has no tool-call ids: we number the calls of one response and map them back by position. */
-export function toolCallId(index: number): string {
-  return `call_${index}`;
-}
-
+/**
+ * GenerateInput → GenerateContentRequest. Fields with no Gemini counterpart are left out, each
+ * harmless: cache breakpoints and promptCacheKey (Gemini caches repeated prefixes implicitly),
+ * endUserId and providerMetadata (generateContent stores neither), parallelToolCalls (Gemini has
+ * no switch; the model may still return several calls, which callers handle anyway).
+ */
 export function toGenerateRequest(input: GenerateInput): Json {
   const body: Json = {};
-  const system = input.messages.filter((m) => m.role === "system" && m.content !== "");
+  const system = input.messages.filter((m) => m.role === "system").flatMap(userParts);
   body.contents = toContents(input.messages);
-  if (system.length > 0) body.systemInstruction = { parts: system.map((m) => ({ text: m.content })) };
+  if (system.length > 0) body.systemInstruction = { parts: system };
   const generationConfig = toGenerationConfig(input);
   if (input.tools.length > 0) {
     body.tools = [
@@ -77,7 +48,16 @@ export function toGenerateRequest(input: GenerateInput): Json {
     if (input.toolChoice !== undefined) body.toolConfig = { functionCallingConfig: toCallingConfig(input) };
   }
   if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
+  const tier = wireServiceTier(input.serviceTier);
+  if (tier !== undefined) body.serviceTier = tier;
   return body;
+}
+
+/** Gemini's tiers (a top-level request field, spelled as @google/genai sends it); "auto" = the default. */
+function wireServiceTier(tier: ServiceTier | undefined): string | undefined {
+  if (tier === "flex" || tier === "priority") return tier;
+  if (tier === "default") return "standard";
+  return undefined;
 }
 
 function toCallingConfig(input: GenerateInput): Json {
@@ -101,6 +81,12 @@ function toGenerationConfig(input: GenerateInput): Json {
   }
   // responseJsonSchema accepts full JSON Schema; responseSchema is the narrower OpenAPI subset.
   if (format?.type === "json_schema") config.responseJsonSchema = format.schema;
+  if (input.logprobs !== undefined) {
+    config.responseLogprobs = true;
+    if (input.logprobs.top > 0) config.logprobs = input.logprobs.top;
+  }
+  const thinking = thinkingConfig(input);
+  if (thinking) config.thinkingConfig = thinking;
   return config;
 }
 
@@ -113,7 +99,7 @@ function toContents(messages: ChatMessage[]): WireContent[] {
   let toolTurn: WireContent | undefined;
   messages.forEach((m, i) => {
     if (m.role === "tool") {
-      const part = { functionResponse: { name: toolNameOf(messages, i), response: toolResponse(m.content) } };
+      const part = { functionResponse: toolResult(m, toolNameOf(messages, i)) };
       if (toolTurn) toolTurn.parts.push(part);
       else {
         toolTurn = { role: "user", parts: [part] };
@@ -122,12 +108,12 @@ function toContents(messages: ChatMessage[]): WireContent[] {
       return;
     }
     toolTurn = undefined;
-    if (m.role === "user") contents.push({ role: "user", parts: [{ text: m.content }] });
+    if (m.role === "user") {
+      const parts = userParts(m);
+      if (parts.length > 0) contents.push({ role: "user", parts });
+    }
     if (m.role === "assistant") {
-      const parts: Json[] = m.content === "" ? [] : [{ text: m.content }];
-      for (const call of m.toolCalls ?? []) {
-        parts.push({ functionCall: { name: call.name, args: argumentsObject(call.arguments) } });
-      }
+      const parts = modelParts(m);
       if (parts.length > 0) contents.push({ role: "model", parts }); // an empty turn would be rejected
     }
   });
@@ -148,6 +134,28 @@ function toolNameOf(messages: ChatMessage[], index: number): string {
   throw new UpstreamError("bad_request", "a tool result refers to no earlier tool call of the conversation");
 }
 
+/** A user or system message's parts; plain text stays one text part (empty text only for a user turn). */
+function userParts(m: ChatMessage): Json[] {
+  if (m.parts === undefined) return m.role === "system" && m.content === "" ? [] : [{ text: m.content }];
+  return m.parts.flatMap((p): Json[] => {
+    const wire = toWirePart(p);
+    return wire ? [wire] : [];
+  });
+}
+
+/**
+ * A tool result: its text as `response`, its images as functionResponse.parts (inline bytes or a
+ * file URI), where Gemini takes media returned by a function.
+ */
+function toolResult(m: ChatMessage, name: string): Json {
+  const result: Json = { name, response: toolResponse(m.content) };
+  const media = (m.parts ?? []).flatMap((p) =>
+    p.type === "image" ? [mediaPart(p.source, "image/jpeg")] : [],
+  );
+  if (media.length > 0) result.parts = media;
+  return result;
+}
+
 /** functionResponse.response must be an object: a JSON object result as is, anything else as `output`. */
 function toolResponse(content: string): Json {
   try {
@@ -159,85 +167,6 @@ function toolResponse(content: string): Json {
   }
 }
 
-function argumentsObject(args: string): Json {
-  if (args.trim() === "") return {};
-  try {
-    const parsed: unknown = JSON.parse(args);
-    if (isObject(parsed)) return parsed;
-  } catch {
-    // reported below
-  }
-  throw new UpstreamError("bad_request", "an assistant tool call's arguments are not a JSON object");
-}
-
 function isObject(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-const FILTERED = new Set([
-  "SAFETY",
-  "RECITATION",
-  "BLOCKLIST",
-  "PROHIBITED_CONTENT",
-  "SPII",
-  "IMAGE_SAFETY",
-  "IMAGE_PROHIBITED_CONTENT",
-]);
-
-export function finishReasonOf(reason: string | undefined, hasToolCalls: boolean): FinishReason {
-  // Gemini says STOP after function calls; callers expect tool_calls.
-  if (hasToolCalls) return "tool_calls";
-  if (reason === "STOP") return "stop";
-  if (reason === "MAX_TOKENS") return "length";
-  if (reason !== undefined && FILTERED.has(reason)) return "content_filter";
-  return "other";
-}
-
-export function usageOf(usage: WireUsage | undefined): TokenUsage | undefined {
-  if (!usage || typeof usage.promptTokenCount !== "number") return undefined;
-  return {
-    // Tool-use prompt tokens (built-in tools' results fed back) are billed as input.
-    inputTokens: usage.promptTokenCount + (usage.toolUsePromptTokenCount ?? 0),
-    // Thinking tokens are billed as output.
-    outputTokens: (usage.candidatesTokenCount ?? 0) + (usage.thoughtsTokenCount ?? 0),
-    cachedInputTokens: usage.cachedContentTokenCount ?? 0,
-  };
-}
-
-/** Text and function calls of a candidate's parts; thought summaries are left out. */
-export function partsOf(candidate: WireCandidate | undefined): {
-  text: string;
-  calls: { name: string; arguments: string }[];
-} {
-  let text = "";
-  const calls: { name: string; arguments: string }[] = [];
-  for (const part of candidate?.content?.parts ?? []) {
-    if (typeof part.text === "string" && part.thought !== true) text += part.text;
-    if (part.functionCall) {
-      calls.push({
-        name: part.functionCall.name ?? "",
-        arguments: JSON.stringify(part.functionCall.args ?? {}),
-      });
-    }
-  }
-  return { text, calls };
-}
-
-export function fromResponse(backend: string, wire: WireResponse, requestedModel: string): GenerateOutput {
-  const candidate = wire.candidates?.[0];
-  const blocked = wire.promptFeedback?.blockReason;
-  if (candidate === undefined && blocked === undefined) {
-    throw new UpstreamError("protocol", `${backend} answered without a candidate`);
-  }
-  const { text, calls } = partsOf(candidate);
-  const toolCalls: ToolCall[] = calls.map((c, i) => ({ id: toolCallId(i), ...c }));
-  const usage = usageOf(wire.usageMetadata);
-  return {
-    text,
-    toolCalls,
-    // A blocked prompt has no candidate, only promptFeedback.blockReason.
-    finishReason: candidate ? finishReasonOf(candidate.finishReason, calls.length > 0) : "content_filter",
-    model: wire.modelVersion ?? requestedModel,
-    ...(usage ? { usage } : {}),
-  };
 }

@@ -22,6 +22,7 @@ import { checkModelMetadata, type ModelTensors } from "./metadata.ts";
 import { PROFILES, type Profile, type ProfileName } from "./profiles.ts";
 import { renderPrompt } from "./prompt.ts";
 import { finishReasonOf, type ResponsePart, readResponse } from "./response.ts";
+import { refuseUncarried } from "./uncarried.ts";
 
 export type KServeAdapterOptions = {
   /** Backend name, used in error messages. */
@@ -293,6 +294,7 @@ export class KServeAdapter implements Adapter {
 
   #rejectUnsupported(input: GenerateInput): void {
     const name = this.#options.name;
+    refuseUncarried(input, "kserve", name);
     if (
       input.tools.length > 0 &&
       !(input.toolChoice && "mode" in input.toolChoice && input.toolChoice.mode === "none")

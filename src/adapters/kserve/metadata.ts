@@ -4,7 +4,7 @@
  * instead of as an INVALID_ARGUMENT on the first request.
  */
 import type { ModelMetadataResponse } from "../../../gen/inference/grpc_service_pb.ts";
-import type { Profile } from "./profiles.ts";
+import { PROFILES, type Profile } from "./profiles.ts";
 
 /** The model's declared tensors: name → datatype. */
 export type ModelTensors = { inputs: Map<string, string>; outputs: Map<string, string> };
@@ -54,9 +54,28 @@ function mistyped(
   wanted: string,
   profile: Profile,
 ): Error {
-  return new Error(`${where} ${role} "${name}" is ${actual}, but profile ${profile.name} needs ${wanted}`);
+  const shown = DATATYPES.has(actual) ? actual : "an unknown datatype";
+  return new Error(`${where} ${role} "${name}" is ${shown}, but profile ${profile.name} needs ${wanted}`);
 }
 
+/*
+ * These messages reach logs and callers, and the metadata's strings are the server's: it can put the
+ * Authorization header it was sent into a tensor name. So only names and datatypes we know are shown.
+ */
+const DATATYPES = new Set([
+  ...["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"],
+  ...["FP16", "FP32", "FP64", "BF16", "BYTES"],
+]);
+const KNOWN_TENSORS = new Set([
+  ...Object.values(PROFILES).flatMap((p) => [...p.required, ...p.optional].map((t) => t.name)),
+  ...Object.values(PROFILES).map((p) => p.output),
+  ...["num_input_tokens", "num_output_tokens", "finish_reason"], // vLLM's extra outputs
+]);
+
 function list(tensors: Map<string, string>): string {
-  return tensors.size === 0 ? "(none)" : [...tensors.keys()].join(", ");
+  if (tensors.size === 0) return "(none)";
+  const names = [...tensors.keys()];
+  const known = names.filter((n) => KNOWN_TENSORS.has(n));
+  const others = names.length - known.length;
+  return [...known, ...(others > 0 ? [`${others} other${others === 1 ? "" : "s"}`] : [])].join(", ");
 }

@@ -2,6 +2,7 @@ import { UpstreamError, type UpstreamErrorKind } from "../../errors/upstream-err
 import { kindForHttpStatus, parseRetryAfter } from "../../upstream/classify.ts";
 import { readErrorBody } from "../../upstream/http-body.ts";
 import type { HttpResponse } from "../../upstream/http-pool.ts";
+import { firstKnownCode } from "../../upstream/provider-code.ts";
 import { describeRateLimit, parseRateLimitHeaders, resetHintMs } from "./rate-limit.ts";
 
 /** What an error body said, whichever compatible server wrote it. */
@@ -76,18 +77,22 @@ export function kindOf(status: number, detail: ErrorDetail): UpstreamErrorKind {
 }
 
 /**
- * Reads an error response into an UpstreamError. Only the provider's code/type is kept (its message can
- * quote the prompt or part of our key);
- * it is bounded and never includes our request (so no secret or prompt). A 429 without `retry-after` takes
- * its wait from the rate-limit reset headers, and its message names what is left.
+ * The provider's code or type, when it is a known one (src/upstream/provider-code.ts). Never its message,
+ * nor a code it made up: both can quote the prompt or the key it was sent.
+ */
+function shownCode(detail: ErrorDetail): string | undefined {
+  return firstKnownCode("openai", detail.code, detail.type);
+}
+
+/**
+ * Reads an error response into an UpstreamError. Only a known provider code/type is kept, so the message
+ * never includes our request (no secret or prompt). A 429 without `retry-after` takes its wait from the
+ * rate-limit reset headers, and its message names what is left (numbers only).
  */
 export async function errorFromResponse(backend: string, response: HttpResponse): Promise<UpstreamError> {
   const detail = parseErrorBody(await readErrorBody(response));
   const kind = kindOf(response.status, detail);
-  // Auth errors can quote part of our key ("Incorrect API key provided: sk-ab***"): keep only the code.
-  // Provider messages are not passed on: they can quote the prompt, or part of the key.
-  const shown = "";
-  const said = [detail.code || detail.type, shown].filter(Boolean).join(": ");
+  const said = shownCode(detail);
   let retryAfterMs = parseRetryAfter(response.headers);
   let limits = "";
   if (kind === "rate_limited") {
@@ -111,7 +116,7 @@ export function midStreamError(backend: string, chunk: Record<string, unknown>, 
   const status = Number(detail.code);
   const kind =
     Number.isInteger(status) && status >= 400 && status < 600 ? kindOf(status, detail) : "unavailable";
-  const said = detail.code || detail.type; // never the message: it can quote the prompt
+  const said = shownCode(detail);
   return new UpstreamError(kind, `${backend} sent an error mid-stream${said ? ` (${said})` : ""}`, {
     afterFirstToken,
   });

@@ -16,6 +16,9 @@ import type {
 import { fromEmbeddings, toEmbeddingsRequest } from "./embeddings.ts";
 import { errorFromResponse, midStreamError } from "./errors.ts";
 import { type MaxTokensField, QUIRKS, type QuirkProfile, type QuirkProfileName } from "./quirks.ts";
+import { toResponsesRequest } from "./responses-request.ts";
+import { fromResponse, type WireResponse } from "./responses-response.ts";
+import { responsesStreamEvents } from "./responses-stream.ts";
 import {
   type ChatRequestOptions,
   eventsOfChunk,
@@ -34,6 +37,8 @@ export type OpenAIAdapterOptions = {
   quirks?: QuirkProfileName | undefined;
   /** Output-cap field; when absent the profile decides (openai: by model, others: max_tokens). */
   maxTokensField?: MaxTokensField | undefined;
+  /** Upstream API: Chat Completions (default) or OpenAI's Responses API, which carries encrypted reasoning. */
+  api?: "chat" | "responses" | undefined;
   connections: number;
   connectTimeoutMs: number;
   /** Path on the server's origin answering 200 when ready (vLLM, llama-server: /health). */
@@ -60,17 +65,27 @@ export class OpenAIAdapter implements Adapter {
   }
 
   async generate(input: GenerateInput, call: AdapterCall): Promise<GenerateOutput> {
+    if (this.#options.api === "responses") {
+      const response = await this.#post("/responses", toResponsesRequest(input, false), call);
+      const wire = (await readJson(this.#options.name, response, call.signal)) as WireResponse;
+      return fromResponse(this.#options.name, wire, input.model);
+    }
     const response = await this.#post(
       "/chat/completions",
       toChatRequest(input, false, this.#request()),
       call,
     );
     const wire = (await readJson(this.#options.name, response, call.signal)) as WireCompletion;
-    return fromCompletion(wire, input.model);
+    return fromCompletion(wire, input.model, this.#profile);
   }
 
   async *stream(input: GenerateInput, call: AdapterCall): AsyncGenerator<AdapterEvent> {
     const name = this.#options.name;
+    if (this.#options.api === "responses") {
+      const response = await this.#post("/responses", toResponsesRequest(input, true), call);
+      yield* responsesStreamEvents(name, response, call.signal);
+      return;
+    }
     const response = await this.#post("/chat/completions", toChatRequest(input, true, this.#request()), call);
     let done = false;
     let produced = false;
@@ -91,8 +106,8 @@ export class OpenAIAdapter implements Adapter {
         }
         if (chunk.error !== undefined || chunk.object === "error")
           throw midStreamError(name, chunk, produced);
-        for (const out of eventsOfChunk(chunk)) {
-          if (out.type === "text" || out.type === "tool_call") produced = true;
+        for (const out of eventsOfChunk(chunk, this.#profile)) {
+          if (out.type === "text" || out.type === "tool_call" || out.type === "reasoning") produced = true;
           yield out;
         }
       }

@@ -1,13 +1,19 @@
-import type {
-  AdapterEvent,
-  ChatMessage,
-  FinishReason,
-  GenerateInput,
-  GenerateOutput,
-  TokenUsage,
-  ToolCall,
-} from "../adapter.ts";
+import type { AdapterEvent, FinishReason, GenerateInput, GenerateOutput, ToolCall } from "../adapter.ts";
+import { toWireMessages } from "./content.ts";
 import { type MaxTokensField, maxTokensFieldFor, type QuirkProfile } from "./quirks.ts";
+import { writeRequestOptions } from "./request-options.ts";
+import {
+  logprobsOf,
+  reasoningBlocksOf,
+  reasoningFieldOf,
+  serviceTierOf,
+  splitContent,
+  usageOf,
+  type WireContent,
+  type WireLogprobs,
+  type WireReasoningFields,
+  type WireUsage,
+} from "./response.ts";
 import { alnum9ToolIds } from "./tool-ids.ts";
 
 /** Wire shapes of OpenAI's Chat Completions API, as much as we read. */
@@ -17,17 +23,19 @@ type WireToolCall = {
   type?: string;
   function?: { name?: string; arguments?: string };
 };
-type WireUsage = {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number } | null;
-};
+type WireMessage = WireReasoningFields & { content?: WireContent; tool_calls?: WireToolCall[] | null };
 type WireChoice = {
-  message?: { content?: string | null; tool_calls?: WireToolCall[] | null };
-  delta?: { content?: string | null; tool_calls?: WireToolCall[] | null };
+  message?: WireMessage;
+  delta?: WireMessage;
   finish_reason?: string | null;
+  logprobs?: WireLogprobs;
 };
-export type WireCompletion = { model?: string; choices?: WireChoice[]; usage?: WireUsage | null };
+export type WireCompletion = {
+  model?: string;
+  choices?: WireChoice[];
+  usage?: WireUsage | null;
+  service_tier?: string | null;
+};
 
 export type ChatRequestOptions = {
   profile: QuirkProfile;
@@ -41,7 +49,7 @@ export function toChatRequest(input: GenerateInput, stream: boolean, options: Ch
   const toolId = profile.toolCallIds === "alnum9" ? alnum9ToolIds(input.messages) : (id: string) => id;
   const body: Record<string, unknown> = {
     model: input.model,
-    messages: input.messages.map((m) => toWireMessage(m, profile, toolId)),
+    messages: toWireMessages(input.messages, profile, toolId),
   };
   const s = input.sampling;
   if (s.maxOutputTokens !== undefined) {
@@ -75,31 +83,12 @@ export function toChatRequest(input: GenerateInput, stream: boolean, options: Ch
       json_schema: { name: format.name, schema: format.schema, strict: format.strict },
     };
   }
-  if (input.endUserId && profile.sendUser) body.user = input.endUserId;
+  writeRequestOptions(body, input, profile);
   if (stream) {
     body.stream = true;
     if (profile.streamUsageOption) body.stream_options = { include_usage: true };
   }
   return body;
-}
-
-function toWireMessage(
-  m: ChatMessage,
-  profile: QuirkProfile,
-  toolId: (id: string) => string,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = { role: m.role, content: m.content };
-  if (m.name && (m.role === "tool" || profile.participantNames)) out.name = m.name;
-  if (m.role === "tool" && m.toolCallId) out.tool_call_id = toolId(m.toolCallId);
-  if (m.toolCalls && m.toolCalls.length > 0) {
-    out.tool_calls = m.toolCalls.map((c) => ({
-      id: toolId(c.id),
-      type: "function",
-      function: { name: c.name, arguments: c.arguments },
-    }));
-    if (m.content === "") out.content = null;
-  }
-  return out;
 }
 
 export function finishReasonOf(reason: string | null | undefined): FinishReason {
@@ -119,37 +108,59 @@ export function finishReasonOf(reason: string | null | undefined): FinishReason 
   }
 }
 
-export function usageOf(usage: WireUsage | null | undefined): TokenUsage | undefined {
-  if (!usage || typeof usage.prompt_tokens !== "number") return undefined;
-  return {
-    inputTokens: usage.prompt_tokens,
-    outputTokens: usage.completion_tokens ?? 0,
-    cachedInputTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
-  };
-}
-
-export function fromCompletion(wire: WireCompletion, requestedModel: string): GenerateOutput {
+export function fromCompletion(
+  wire: WireCompletion,
+  requestedModel: string,
+  profile: QuirkProfile,
+): GenerateOutput {
   const choice = wire.choices?.[0];
-  const toolCalls: ToolCall[] = (choice?.message?.tool_calls ?? []).map((c) => ({
+  const message = choice?.message;
+  const toolCalls: ToolCall[] = (message?.tool_calls ?? []).map((c) => ({
     id: c.id ?? "",
     name: c.function?.name ?? "",
     arguments: c.function?.arguments ?? "",
   }));
   const usage = usageOf(wire.usage);
+  const { text, thinking } = splitContent(message?.content);
+  const reasoning = reasoningBlocksOf(message, thinking, profile.reasoningProvider);
+  const logprobs = logprobsOf(choice?.logprobs);
+  const serviceTier = serviceTierOf(wire.service_tier, wire.usage?.service_tier);
   return {
-    text: choice?.message?.content ?? "",
+    text,
     toolCalls,
     finishReason: finishReasonOf(choice?.finish_reason),
     model: wire.model ?? requestedModel,
     ...(usage ? { usage } : {}),
+    ...(reasoning.length > 0 ? { reasoning } : {}),
+    ...(logprobs ? { logprobs } : {}),
+    ...(serviceTier ? { serviceTier } : {}),
   };
 }
 
-/** Events of one `chat.completion.chunk`. */
-export function* eventsOfChunk(chunk: WireCompletion): Generator<AdapterEvent> {
+/**
+ * Events of one `chat.completion.chunk`. Reasoning is one block (index 0) per answer: a reasoning field
+ * (vLLM, Ollama, llama-server) or Mistral `thinking` chunks, in `profile.reasoningProvider`'s name.
+ */
+export function* eventsOfChunk(chunk: WireCompletion, profile: QuirkProfile): Generator<AdapterEvent> {
+  const provider = profile.reasoningProvider;
   for (const choice of chunk.choices ?? []) {
     const delta = choice.delta;
-    if (delta?.content) yield { type: "text", text: delta.content };
+    const reasoningText = reasoningFieldOf(delta);
+    if (reasoningText !== undefined) yield { type: "reasoning", index: 0, provider, text: reasoningText };
+    const { text, thinking } = splitContent(delta?.content);
+    for (const piece of thinking) {
+      yield {
+        type: "reasoning",
+        index: 0,
+        provider,
+        ...(piece.text ? { text: piece.text } : {}),
+        ...(piece.signature !== undefined ? { signature: piece.signature } : {}),
+      };
+    }
+    if (text) {
+      const logprobs = logprobsOf(choice.logprobs);
+      yield { type: "text", text, ...(logprobs ? { logprobs } : {}) };
+    }
     for (const call of delta?.tool_calls ?? []) {
       yield {
         type: "tool_call",
@@ -160,7 +171,13 @@ export function* eventsOfChunk(chunk: WireCompletion): Generator<AdapterEvent> {
       };
     }
     if (choice.finish_reason) {
-      yield { type: "finish", reason: finishReasonOf(choice.finish_reason), ...modelOf(chunk) };
+      const serviceTier = serviceTierOf(chunk.service_tier, chunk.usage?.service_tier);
+      yield {
+        type: "finish",
+        reason: finishReasonOf(choice.finish_reason),
+        ...modelOf(chunk),
+        ...(serviceTier ? { serviceTier } : {}),
+      };
     }
   }
   const usage = usageOf(chunk.usage);

@@ -20,6 +20,7 @@ import type {
   GenerateInput,
   GenerateOutput,
 } from "../adapter.ts";
+import { uncarriedField } from "../kserve/uncarried.ts";
 
 export type TeiAdapterOptions = {
   /** Backend name, used in error messages. */
@@ -60,13 +61,13 @@ export class TeiAdapter implements Adapter {
     this.#info = createClient(Info, this.#channel.transport);
   }
 
-  generate(_input: GenerateInput, _call: AdapterCall): Promise<GenerateOutput> {
-    return Promise.reject(this.#embeddingsOnly());
+  generate(input: GenerateInput, _call: AdapterCall): Promise<GenerateOutput> {
+    return Promise.reject(this.#embeddingsOnly(input));
   }
 
   // biome-ignore lint/correctness/useYield: generation is refused before any event
-  async *stream(_input: GenerateInput, _call: AdapterCall): AsyncGenerator<AdapterEvent> {
-    throw this.#embeddingsOnly();
+  async *stream(input: GenerateInput, _call: AdapterCall): AsyncGenerator<AdapterEvent> {
+    throw this.#embeddingsOnly(input);
   }
 
   async embed(input: EmbedInput, call: AdapterCall): Promise<EmbedOutput> {
@@ -166,8 +167,13 @@ export class TeiAdapter implements Adapter {
     });
   }
 
-  #embeddingsOnly(): UpstreamError {
-    return new UpstreamError("bad_request", `backend ${this.#options.name} (tei) serves embeddings only`);
+  /** Generation is refused; a field TEI could not carry even as text is named first. */
+  #embeddingsOnly(input: GenerateInput): UpstreamError {
+    const name = this.#options.name;
+    const field = uncarriedField(input);
+    if (field !== undefined)
+      return new UpstreamError("bad_request", `${field} not supported by tei backend ${name}`);
+    return new UpstreamError("bad_request", `backend ${name} (tei) serves embeddings only`);
   }
 }
 

@@ -1,10 +1,10 @@
 import type { Pipeline } from "../../pipeline/pipeline.ts";
-import { type ChatBody, toGeneration } from "./chat-request.ts";
+import { CHAT_COMPLETIONS_SSE, SseWriter } from "../sse-writer.ts";
+import { type ChatBody, toGeneration, wantsReasoningText } from "./chat-request.ts";
 import { ChunkBuilder, chatCompletion } from "./chat-response.ts";
 import { renderError } from "./errors.ts";
 import type { Exchange } from "./exchange.ts";
 import type { ResolvedModel } from "./model-mapping.ts";
-import { SseWriter } from "./sse-writer.ts";
 
 /**
  * POST /v1/chat/completions once the body is valid and the model resolved:
@@ -22,20 +22,26 @@ export async function chatCompletions(
   const request = toGeneration(body, target);
   const id = `chatcmpl-${ex.ctx.id}`;
   const created = Math.floor(ex.ctx.startedAt / 1000);
+  const options = { reasoningText: wantsReasoningText(body) };
   if (body.stream !== true) {
     const { output, usage } = await pipeline.generate(ex.ctx, request);
-    ex.ok(chatCompletion(id, created, output, usage), output.model, usage);
+    ex.ok(chatCompletion(id, created, output, usage, options), output.model, usage);
     return;
   }
 
   // Headers leave with the first chunk, after the commit: by then the serving backend is known,
   // and a failure before it is still an ordinary HTTP error (fallback stays invisible).
   let attempt = 0; // the serving attempt, still running when the headers leave (not yet in decision.attempts)
-  const sse = new SseWriter(ex.res, () => ({
-    ...ex.headers(),
-    ...(attempt > 0 ? { "x-switchyard-attempts": String(attempt) } : {}),
-  }));
-  const chunks = new ChunkBuilder(id, created, body.stream_options?.include_usage === true);
+  const sse = new SseWriter(
+    ex.res,
+    CHAT_COMPLETIONS_SSE,
+    () => ({
+      ...ex.headers(),
+      ...(attempt > 0 ? { "x-switchyard-attempts": String(attempt) } : {}),
+    }),
+    () => ex.ctx.deadlineSignal,
+  );
+  const chunks = new ChunkBuilder(id, created, body.stream_options?.include_usage === true, options);
   const model = () => ex.ctx.decision.servedBy?.model ?? body.model;
   const send = async (list: Record<string, unknown>[]) => {
     for (const chunk of list) await sse.send(chunk);
@@ -44,13 +50,16 @@ export async function chatCompletions(
     for await (const event of pipeline.stream(ex.ctx, request)) {
       switch (event.type) {
         case "text":
-          await send(chunks.text(event.text, model()));
+          await send(chunks.text(event.text, model(), event.logprobs));
+          break;
+        case "reasoning":
+          await send(chunks.reasoning(event.text, model()));
           break;
         case "tool_call":
           await send(chunks.toolCall(event, model()));
           break;
         case "finish":
-          await send(chunks.finish(event.reason, model()));
+          await send(chunks.finish(event.reason, model(), event.serviceTier));
           break;
         case "final":
           await send(chunks.end(event.usage, model()));
@@ -65,10 +74,10 @@ export async function chatCompletions(
   } catch (error) {
     if (!sse.started) throw error;
     // After output began, OpenAI's way: an error event, then the end (the SDKs throw on it).
-    sse.fail(renderError(error, ex.ctx.id).body.error);
-    ex.finish(error);
+    sse.fail({ error: renderError(error, ex.ctx.id).body.error }, () => ({
+      "server-timing": ex.finish(error),
+    }));
     return;
   }
-  await sse.done();
-  ex.finish(undefined);
+  await sse.done(() => ({ "server-timing": ex.finish(undefined) }));
 }

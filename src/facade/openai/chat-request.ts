@@ -1,17 +1,23 @@
-import { create, type JsonObject, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type JsonObject } from "@bufbuild/protobuf";
 import { z } from "zod";
+import { ResponseFormatType, Role, ToolChoiceMode } from "../../../gen/switchyard/v1/generation_pb.ts";
 import {
-  type MessageSchema,
-  ResponseFormatType,
-  Role,
-  ToolChoiceMode,
-} from "../../../gen/switchyard/v1/generation_pb.ts";
-import { GenerateRequestSchema } from "../../../gen/switchyard/v1/inference_service_pb.ts";
+  type GenerateRequest,
+  GenerateRequestSchema,
+} from "../../../gen/switchyard/v1/inference_service_pb.ts";
 import { toGenerationRequest } from "../../api/validate.ts";
 import { GatewayError } from "../../errors/gateway-error.ts";
 import type { GenerationRequest } from "../../pipeline/pipeline.ts";
+import { toWireParts, type WirePart } from "./content-parts.ts";
 import { invalidParam } from "./errors.ts";
 import type { ResolvedModel } from "./model-mapping.ts";
+import {
+  checkMetadata,
+  MAX_TOP_LOGPROBS,
+  REASONING_EFFORTS,
+  reasoningOf,
+  serviceTierOf,
+} from "./request-options.ts";
 import { parseBody } from "./schema-errors.ts";
 
 const TOOL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -72,8 +78,8 @@ const responseFormat = z.discriminatedUnion(
 /**
  * The request body. Top level is strict (an unknown field is a 400, as at
  * api.openai.com); fields SDKs commonly send are accepted at their defaults
- * (`n`, `logprobs`, penalties…) or ignored when they cannot change the output
- * (`store`, `service_tier`, `parallel_tool_calls`…). See docs/openai-facade.md.
+ * (`n`, penalties…) or ignored when they cannot change the output (`store`).
+ * See docs/openai-facade.md and docs/api-openai-facade.md.
  */
 export const chatBodySchema = z.strictObject({
   model: z.string().min(1),
@@ -88,13 +94,24 @@ export const chatBodySchema = z.strictObject({
   seed: opt(z.int()),
   response_format: opt(responseFormat),
   user: z.string().optional(),
+  safety_identifier: opt(z.string()),
   metadata: opt(z.record(z.string(), z.string())),
   stream: opt(z.boolean()),
   stream_options: opt(z.object({ include_usage: opt(z.boolean()), include_obfuscation: opt(z.boolean()) })),
+  reasoning_effort: opt(
+    z.enum(REASONING_EFFORTS, {
+      error: `expected one of ${REASONING_EFFORTS.map((e) => `"${e}"`).join(", ")}`,
+    }),
+  ),
+  /** Switchyard's extension: return reasoning text as `reasoning_content` (OpenAI's chat API has none). */
+  include_reasoning: opt(z.boolean()),
+  parallel_tool_calls: opt(z.boolean()),
+  prompt_cache_key: opt(z.string()),
+  service_tier: opt(z.string()),
+  logprobs: opt(z.boolean()),
+  top_logprobs: opt(z.int().min(0).max(MAX_TOP_LOGPROBS)),
   // Accepted only at their defaults: anything else would silently change the answer.
   n: opt(z.literal(1, { error: "only n = 1 is supported (one choice per request)" })),
-  logprobs: opt(z.literal(false, { error: "logprobs are not supported" })),
-  top_logprobs: opt(z.null({ error: "logprobs are not supported" })),
   frequency_penalty: opt(z.literal(0, { error: "frequency_penalty is not supported (only 0)" })),
   presence_penalty: opt(z.literal(0, { error: "presence_penalty is not supported (only 0)" })),
   logit_bias: opt(
@@ -104,15 +121,13 @@ export const chatBodySchema = z.strictObject({
   ),
   modalities: opt(z.array(z.literal("text", { error: "only text output is supported" }))),
   // Accepted and ignored: they do not change the answer.
-  parallel_tool_calls: opt(z.boolean()),
   store: opt(z.boolean()),
-  service_tier: opt(z.string()),
-  prompt_cache_key: opt(z.string()),
-  safety_identifier: opt(z.string()),
 });
 
-export type ChatBody = z.output<typeof chatBodySchema>;
-type ChatMessage = ChatBody["messages"][number];
+/** A valid body, with each message's content already converted (media decoded once). */
+export type ChatBody = ChatFields & { readonly contentParts: readonly WirePart[][] };
+type ChatFields = z.output<typeof chatBodySchema>;
+type ChatMessage = ChatFields["messages"][number];
 
 /** Whether the raw body asks for a stream (known before validation, for the request's operation). */
 export function wantsStream(raw: unknown): boolean {
@@ -129,7 +144,7 @@ export function parseChatBody(raw: unknown): ChatBody {
   if (body.messages.length === 0) {
     throw new GatewayError("empty_messages", "messages: send at least one message, e.g. a user turn");
   }
-  body.messages.forEach(checkMessage);
+  const contentParts = body.messages.map(checkMessage);
   const tools = body.tools ?? [];
   tools.forEach((t, i) => {
     if (!TOOL_NAME.test(t.function.name)) throw invalidParam(`tools[${i}].function.name`, NAME_RULE);
@@ -164,43 +179,43 @@ export function parseChatBody(raw: unknown): ChatBody {
     if (!TOOL_NAME.test(format.json_schema.name))
       throw invalidParam("response_format.json_schema.name", NAME_RULE);
   }
-  return body;
+  if (body.top_logprobs != null && body.logprobs !== true) {
+    throw invalidParam("top_logprobs", "needs logprobs: true");
+  }
+  serviceTierOf(body.service_tier);
+  reasoningOf(body.reasoning_effort, body.include_reasoning === true);
+  checkMetadata(body.metadata);
+  return { ...body, contentParts };
 }
 
-function checkMessage(m: ChatMessage, i: number): void {
-  const text = textOf(m, i);
+/** Whether reasoning text goes back to the caller (as `reasoning_content`). */
+export function wantsReasoningText(body: ChatBody): boolean {
+  return body.include_reasoning === true;
+}
+
+function checkMessage(m: ChatMessage, i: number): WirePart[] {
+  const parts = toWireParts(m.role, m.content, i);
   if (m.role === "tool" && !m.tool_call_id) {
     throw invalidParam(`messages[${i}].tool_call_id`, "a tool message must name the call it answers");
   }
-  if (text === "" && (m.tool_calls ?? []).length === 0) {
+  const hasContent = parts.some((p) => p.part?.case !== "text" || p.part.value !== "");
+  if (!hasContent && (m.tool_calls ?? []).length === 0) {
     throw invalidParam(
       `messages[${i}].content`,
-      `message has no text${m.role === "assistant" ? " and no tool calls" : ""}`,
+      `message has no content${m.role === "assistant" ? " and no tool calls" : ""}`,
     );
   }
+  return parts;
 }
 
-/** The message's text: a string, or its text parts joined (other part types are refused). */
-function textOf(m: ChatMessage, i: number): string {
-  if (m.content == null || typeof m.content === "string") return m.content ?? "";
-  return m.content
-    .map((part, j) => {
-      if (part.type === "text" && typeof part.text === "string") return part.text;
-      const path = `messages[${i}].content[${j}]`;
-      if (part.type === "text") throw invalidParam(`${path}.text`, "expected string");
-      throw invalidParam(`${path}.type`, `"${part.type}" content parts are not supported (text only)`);
-    })
-    .join("");
-}
-
-function maxTokens(body: ChatBody): { value: number; param: string } | undefined {
+function maxTokens(body: ChatFields): { value: number; param: string } | undefined {
   if (body.max_completion_tokens != null)
     return { value: body.max_completion_tokens, param: "max_completion_tokens" };
   if (body.max_tokens != null) return { value: body.max_tokens, param: "max_tokens" };
   return undefined;
 }
 
-function stopOf(body: ChatBody): string[] {
+function stopOf(body: ChatFields): string[] {
   if (body.stop == null) return [];
   return typeof body.stop === "string" ? [body.stop] : body.stop;
 }
@@ -218,27 +233,30 @@ const ROLE = {
  * the gRPC API (api/validate.ts), so both front-ends agree by construction.
  */
 export function toGeneration(body: ChatBody, target: ResolvedModel): GenerationRequest {
+  return toGenerationRequest(toWireRequest(body, target));
+}
+
+/** The body as the gRPC API's GenerateRequest: what a gRPC client would send for the same call. */
+export function toWireRequest(body: ChatBody, target: ResolvedModel): GenerateRequest {
   const tools = body.tools ?? [];
   const max = maxTokens(body);
-  const stop = stopOf(body);
   const choice = body.tool_choice;
   const format = body.response_format;
-  const wire = create(GenerateRequestSchema, {
+  const reasoning = reasoningOf(body.reasoning_effort, wantsReasoningText(body));
+  return create(GenerateRequestSchema, {
     workload: target.workload,
     model: target.requestedModel,
-    messages: body.messages.map(
-      (m, i): MessageInitShape<typeof MessageSchema> => ({
-        role: ROLE[m.role],
-        content: [{ part: { case: "text", value: textOf(m, i) } }],
-        toolCalls: (m.tool_calls ?? []).map((c) => ({
-          id: c.id,
-          name: c.function.name,
-          arguments: c.function.arguments,
-        })),
-        toolCallId: m.tool_call_id ?? "",
-        name: m.name ?? "",
-      }),
-    ),
+    messages: body.messages.map((m, i) => ({
+      role: ROLE[m.role],
+      content: body.contentParts[i] ?? [],
+      toolCalls: (m.tool_calls ?? []).map((c) => ({
+        id: c.id,
+        name: c.function.name,
+        arguments: c.function.arguments,
+      })),
+      toolCallId: m.tool_call_id ?? "",
+      name: m.name ?? "",
+    })),
     tools: tools.map((t) => ({
       name: t.function.name,
       description: t.function.description ?? "",
@@ -251,7 +269,7 @@ export function toGeneration(body: ChatBody, target: ResolvedModel): GenerationR
         ? { toolChoice: { choice: { case: "mode", value: MODE[choice] } } }
         : { toolChoice: { choice: { case: "functionName", value: choice.function.name } } }),
     sampling: {
-      stop,
+      stop: stopOf(body),
       ...(max ? { maxOutputTokens: max.value } : {}),
       ...(body.temperature != null ? { temperature: body.temperature } : {}),
       ...(body.top_p != null ? { topP: body.top_p } : {}),
@@ -268,10 +286,18 @@ export function toGeneration(body: ChatBody, target: ResolvedModel): GenerationR
           },
         }
       : {}),
-    endUserId: body.user ?? "",
+    // safety_identifier replaces user at OpenAI; either names the end user, the newer one wins.
+    endUserId: body.safety_identifier ?? body.user ?? "",
+    // OpenAI's metadata is stored with the request at the provider; routing rules may match it too.
     metadata: body.metadata ?? {},
+    providerMetadata: body.metadata ?? {},
+    ...(reasoning ? { reasoning } : {}),
+    promptCacheKey: body.prompt_cache_key ?? "",
+    ...(body.parallel_tool_calls != null ? { parallelToolCalls: body.parallel_tool_calls } : {}),
+    logprobs: body.logprobs === true,
+    topLogprobs: body.top_logprobs ?? 0,
+    serviceTier: serviceTierOf(body.service_tier),
   });
-  return toGenerationRequest(wire);
 }
 
 const MODE = {

@@ -40,15 +40,9 @@ export function errorType(status: number): string {
   return "invalid_request_error";
 }
 
-/** Where OpenAI has a code that SDK users check for, it replaces our reason (still in x-switchyard-reason). */
-const OPENAI_CODE: Partial<Record<Reason, string>> = {
-  unknown_model: "model_not_found",
-  unknown_workload: "model_not_found",
-};
-
 /** The request field a reason is about, when the reason alone says so. */
 const PARAM_OF: Partial<Record<Reason, string>> = {
-  unknown_model: "model",
+  model_not_found: "model",
   unknown_workload: "model",
   missing_workload: "model",
   empty_messages: "messages",
@@ -98,7 +92,7 @@ export function renderError(error: unknown, requestId: string): RenderedError {
     status,
     headers,
     body: {
-      error: { message: error.message, type: errorType(status), param, code: OPENAI_CODE[reason] ?? reason },
+      error: { message: error.message, type: errorType(status), param, code: reason },
     },
   };
 }

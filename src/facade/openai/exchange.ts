@@ -1,34 +1,31 @@
 import type { RequestContext } from "../../api/request-context.ts";
+import type { RequestLifecycle } from "../../api/request-lifecycle.ts";
 import { setRateLimitHeaders, setRoutingTrailers } from "../../api/routing-info.ts";
 import type { MeteredUsage } from "../../metering/meter.ts";
 import { PlainHeaders } from "../../server/http/plain-headers.ts";
-import type { RequestTelemetry } from "../../telemetry/request-telemetry.ts";
 import { renderError } from "./errors.ts";
 import { type HttpResponse, sendJson } from "./http-io.ts";
 
 /**
- * One REST request from `telemetry.begin` to its end: the routing headers,
- * the answer or the error, and `telemetry.finish` (log line, span, metrics)
- * exactly once — the same lifecycle as the gRPC/Connect handler.
+ * One REST request and its answer: the routing headers, the answer or the
+ * error, over the request's lifecycle (log line, span, metrics exactly once —
+ * the same owner as the gRPC/Connect handlers'; the facade closes it in a
+ * `finally`).
  */
 export class Exchange {
   readonly ctx: RequestContext;
   readonly res: HttpResponse;
-  readonly #telemetry: RequestTelemetry;
-  #finished = false;
+  readonly life: RequestLifecycle;
 
-  constructor(ctx: RequestContext, res: HttpResponse, telemetry: RequestTelemetry) {
-    this.ctx = ctx;
+  constructor(life: RequestLifecycle, res: HttpResponse) {
+    this.ctx = life.ctx;
     this.res = res;
-    this.#telemetry = telemetry;
+    this.life = life;
   }
 
-  /** Ends the request's telemetry once; returns the server-timing value. */
+  /** Ends the request's telemetry (the first call only); returns the server-timing value. */
   finish(failure: unknown): string {
-    if (this.#finished) return "";
-    this.#finished = true;
-    const { totalMs, upstreamMs } = this.#telemetry.finish(this.ctx, failure);
-    return `gateway;dur=${(totalMs - upstreamMs).toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
+    return this.life.end(failure);
   }
 
   /**
@@ -51,9 +48,9 @@ export class Exchange {
 
   /** A failure before any output: OpenAI's error body with the catalog's status. */
   fail(error: unknown): void {
+    const timing = this.finish(error); // first: whatever rendering does, the request is ended with its real outcome
     const rendered = renderError(error, this.ctx.id);
     const headers = { ...this.headers(undefined, this.ctx.usage), ...rendered.headers };
-    this.finish(error);
-    sendJson(this.res, rendered.status, headers, rendered.body);
+    sendJson(this.res, rendered.status, { ...headers, "server-timing": timing }, rendered.body);
   }
 }

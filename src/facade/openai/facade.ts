@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createRequestContext, type RequestContext } from "../../api/request-context.ts";
+import { RequestLifecycle } from "../../api/request-lifecycle.ts";
 import type { CompiledConfig, Operation } from "../../config/compile.ts";
 import type { Pipeline } from "../../pipeline/pipeline.ts";
 import { callerGone } from "../../server/http/caller-gone.ts";
@@ -95,8 +96,7 @@ export function openAIFacade(deps: OpenAIFacadeDeps): OpenAIFacade {
       logger: deps.logger,
       telemetry: deps.telemetry,
     });
-    deps.telemetry.begin(ctx, ctx.headers, span);
-    return new Exchange(ctx, res, deps.telemetry);
+    return new Exchange(new RequestLifecycle(ctx, deps.telemetry, ctx.headers, span), res);
   };
 
   /** Body → model → context → answer; a failure at any step is one error response and one log line. */
@@ -119,6 +119,8 @@ export function openAIFacade(deps: OpenAIFacadeDeps): OpenAIFacade {
       await op.run(ex, body, target);
     } catch (error) {
       ex.fail(error);
+    } finally {
+      ex.life.close(); // ended above on every path but a bug's; never without its line
     }
   }
 
@@ -142,6 +144,8 @@ export function openAIFacade(deps: OpenAIFacadeDeps): OpenAIFacade {
       );
     } catch (error) {
       ex.fail(error);
+    } finally {
+      ex.life.close();
     }
   }
 

@@ -1,20 +1,21 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { BodyTooLargeError, type HttpRequest, readBodyCapped } from "../../server/http/read-body.ts";
+import { responseGone, type WritableResponse } from "../../server/http/response-gone.ts";
 import { OpenAIRequestError } from "./errors.ts";
 
 export type { HttpRequest };
 /** What the facade uses of a response; http.ServerResponse and http2.Http2ServerResponse both have it. */
-export interface HttpResponse {
+export interface HttpResponse extends WritableResponse {
   readonly headersSent: boolean;
-  readonly destroyed: boolean;
-  readonly writableEnded: boolean;
   readonly writableFinished: boolean;
+  /** True while written bytes wait for the caller to take them (its window or socket buffer is full). */
+  readonly writableNeedDrain: boolean;
+  destroy(): unknown;
   writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
   write(chunk: string): boolean;
+  addTrailers(headers: OutgoingHttpHeaders): void;
   end(): unknown;
   on(event: "close" | "drain", listener: () => void): unknown;
-  once(event: "close" | "drain", listener: () => void): unknown;
-  off(event: "close" | "drain", listener: () => void): unknown;
 }
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
@@ -88,7 +89,7 @@ export function sendJson(
   headers: Record<string, string>,
   body: unknown,
 ): void {
-  if (res.headersSent || res.destroyed || res.writableEnded) return;
+  if (res.headersSent || responseGone(res)) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,

@@ -1,7 +1,8 @@
 import type { RequestContext } from "../../api/request-context.ts";
 import type { CompiledConfig } from "../../config/compile.ts";
 import { GatewayError } from "../../errors/gateway-error.ts";
-import { servesModel, targetsOf, WORKLOAD_PREFIX } from "./model-mapping.ts";
+import { bounded } from "../../telemetry/bounded.ts";
+import { servable, servesModel, targetsOf, WORKLOAD_PREFIX } from "./model-mapping.ts";
 
 /** What one caller may see in /v1/models. */
 export type ModelVisibility = { workload(name: string): boolean; model(name: string): boolean };
@@ -25,15 +26,18 @@ const entry = (id: string, created: number): ModelObject => ({
 });
 
 /**
- * Every name the `model` field accepts, in config order: `switchyard/<workload>`
- * per workload, then its targets' aliases and model ids (variants' too).
+ * Every name the `model` field accepts and can serve, in config order: `switchyard/<workload>`
+ * per workload, then its targets' aliases and model ids (variants' too). Targets on a disabled
+ * backend are left out, and a workload with no other: they would answer 503, which the OpenAI
+ * SDKs retry, and clients take a listed model as usable.
  */
 export function listModels(config: CompiledConfig, visible: ModelVisibility, created: number): ModelObject[] {
   const ids = new Set<string>();
   for (const route of config.routes.values()) {
-    if (!visible.workload(route.workload)) continue;
+    const targets = targetsOf(route).filter(servable);
+    if (!visible.workload(route.workload) || targets.length === 0) continue;
     ids.add(WORKLOAD_PREFIX + route.workload);
-    for (const target of targetsOf(route)) {
+    for (const target of targets) {
       for (const name of [target.alias, target.model]) {
         if (name !== undefined && visible.model(name)) ids.add(name);
       }
@@ -54,12 +58,18 @@ export function findModel(
     const [workload = "", ...rest] = id.slice(WORKLOAD_PREFIX.length).split("/");
     const model = rest.join("/");
     const route = config.routes.get(workload);
-    if (route && model && visible.workload(workload) && visible.model(model) && servesModel(route, model)) {
+    if (
+      route &&
+      model &&
+      visible.workload(workload) &&
+      visible.model(model) &&
+      servesModel(route, model, servable)
+    ) {
       return entry(id, created);
     }
   }
   throw new GatewayError(
-    "unknown_model",
-    `The model \`${id}\` does not exist or you do not have access to it.`,
+    "model_not_found",
+    `The model \`${bounded(id)}\` does not exist or you do not have access to it.`,
   );
 }

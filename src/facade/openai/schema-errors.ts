@@ -7,7 +7,7 @@ const UNSUPPORTED: Record<string, string> = {
   function_call: "is deprecated and not supported: use tool_choice",
   audio: "is not supported (text output only)",
   prediction: "is not supported",
-  reasoning_effort: "is not supported",
+  prompt_cache_options: "is not supported: mark breakpoints with prompt_cache_breakpoint on content parts",
   web_search_options: "is not supported",
 };
 

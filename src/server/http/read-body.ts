@@ -80,7 +80,7 @@ const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
  * report a connection error instead of the 413 when the connection closes
  * while they upload. A client sending past a generous cap is cut off.
  */
-function discardRest(req: HttpRequest, maxBytes: number): void {
+export function discardRest(req: HttpRequest, maxBytes: number): void {
   const cap = Math.max(DRAIN_CAP_BYTES, 4 * maxBytes);
   let dropped = 0;
   req.on("data", (chunk: Buffer) => {

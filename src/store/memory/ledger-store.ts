@@ -1,3 +1,4 @@
+import { emptySpendRow, SPEND_SUMS } from "../ledger-row.ts";
 import { dimensionValue, matchesSpend, sortSpendRows, uniqueDimensions } from "../spend.ts";
 import type { LedgerStore, SpendQuery, SpendRow, UsageRecord } from "../store.ts";
 import { checkSpendQuery, checkUsageRecord } from "../validate.ts";
@@ -29,12 +30,11 @@ export class MemoryLedgerStore implements LedgerStore {
       const id = JSON.stringify(dimensions.map((d) => group[d]));
       let row = rows.get(id);
       if (!row) {
-        row = { group, requests: 0, inputTokens: 0, outputTokens: 0, costMicroUsd: 0 };
+        row = emptySpendRow(group);
         rows.set(id, row);
       }
       row.requests++;
-      row.inputTokens += r.inputTokens;
-      row.outputTokens += r.outputTokens;
+      for (const [sum, field] of SPEND_SUMS) row[sum] += r[field];
       row.costMicroUsd += r.costMicroUsd ?? 0;
     }
     return sortSpendRows([...rows.values()], dimensions);

@@ -1,63 +1,19 @@
 import type { Pool, PoolClient } from "pg";
-import { ledgerRow } from "../ledger-row.ts";
+import { ledgerColumns, ledgerRow, recordOfRow, spendRowOf } from "../ledger-row.ts";
 import { sortSpendRows } from "../spend.ts";
 import { buildSpendSql, type SpendDialect } from "../spend-sql.ts";
 import type { LedgerStore, SpendQuery, SpendRow, UsageRecord } from "../store.ts";
 import { checkSpendQuery, checkUsageRecord } from "../validate.ts";
-import { num, numOrNull, textOrNull } from "./pg-util.ts";
+import { textOrNull } from "./pg-util.ts";
 
 type Row = Record<string, unknown>;
 
-const COLUMNS = [
-  "request_id",
-  "occurred_at",
-  "key_id",
-  "team",
-  "workload",
-  "route",
-  "backend",
-  "model",
-  "protocol",
-  "operation",
-  "status",
-  "input_tokens",
-  "output_tokens",
-  "cached_input_tokens",
-  "cost_micro_usd",
-  "accuracy",
-  "attempts",
-  "latency_ms",
-  "ttft_ms",
-] as const;
+const COLUMNS = ledgerColumns("occurred_at");
 
 /** Rows per INSERT statement: well under PostgreSQL's 65535 bind parameters. */
 const ROWS_PER_STATEMENT = 500;
 
 const values = (r: UsageRecord): unknown[] => ledgerRow(r, (d) => d);
-
-function fromRow(row: Row): UsageRecord {
-  return {
-    requestId: String(row.request_id),
-    time: row.occurred_at as Date,
-    keyId: textOrNull(row.key_id),
-    team: textOrNull(row.team),
-    workload: String(row.workload),
-    route: String(row.route),
-    backend: textOrNull(row.backend),
-    model: textOrNull(row.model),
-    protocol: String(row.protocol),
-    operation: String(row.operation),
-    status: String(row.status),
-    inputTokens: num(row.input_tokens),
-    outputTokens: num(row.output_tokens),
-    cachedInputTokens: num(row.cached_input_tokens),
-    costMicroUsd: numOrNull(row.cost_micro_usd),
-    accuracy: String(row.accuracy) as UsageRecord["accuracy"],
-    attempts: num(row.attempts),
-    latencyMs: num(row.latency_ms),
-    ttftMs: numOrNull(row.ttft_ms),
-  };
-}
 
 export class PostgresLedgerStore implements LedgerStore {
   readonly #pool: Pool;
@@ -72,6 +28,7 @@ export class PostgresLedgerStore implements LedgerStore {
       table: this.#table,
       timeColumn: "occurred_at",
       dayExpression: "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+      hourExpression: `to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24')`,
       timeParam: (time) => time,
     };
   }
@@ -122,13 +79,8 @@ export class PostgresLedgerStore implements LedgerStore {
     const { rows } = await this.#pool.query(sql, params);
     return sortSpendRows(
       rows.map(
-        (row: Row): SpendRow => ({
-          group: Object.fromEntries(dimensions.map((d, i) => [d, textOrNull(row[`g${i}`])])),
-          requests: num(row.requests),
-          inputTokens: num(row.input_tokens),
-          outputTokens: num(row.output_tokens),
-          costMicroUsd: num(row.cost_micro_usd),
-        }),
+        (row: Row): SpendRow =>
+          spendRowOf(Object.fromEntries(dimensions.map((d, i) => [d, textOrNull(row[`g${i}`])])), row),
       ),
       dimensions,
     );
@@ -139,6 +91,6 @@ export class PostgresLedgerStore implements LedgerStore {
       `SELECT ${COLUMNS.join(", ")} FROM ${this.#table} WHERE request_id = $1`,
       [requestId],
     );
-    return rows[0] ? fromRow(rows[0]) : undefined;
+    return rows[0] ? recordOfRow(rows[0], "occurred_at", (v) => v as Date) : undefined;
   }
 }

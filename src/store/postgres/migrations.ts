@@ -76,6 +76,22 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       CREATE INDEX usage_records_team ON {s}.usage_records (team, occurred_at);
     `,
   },
+  {
+    version: 2,
+    name: "usage ledger: token classes, end user, service tier",
+    // Additive, and without a table rewrite (a constant default is stored in the catalog, PostgreSQL
+    // 11+): rows written before it read as 0 of each class and no end user or tier.
+    sql: `
+      ALTER TABLE {s}.usage_records
+        ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN cache_write_1h_tokens BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN reasoning_tokens BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN audio_input_tokens BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN image_input_tokens BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN end_user_id TEXT,
+        ADD COLUMN service_tier TEXT;
+    `,
+  },
 ];
 
 /**

@@ -1,9 +1,8 @@
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { ledgerColumns } from "../ledger-row.ts";
 import { inTransaction } from "./sqlite-util.ts";
 
-export const LEDGER_COLUMNS =
-  "request_id, time_ms, key_id, team, workload, route, backend, model, protocol, operation, status, " +
-  "input_tokens, output_tokens, cached_input_tokens, cost_micro_usd, accuracy, attempts, latency_ms, ttft_ms";
+export const LEDGER_COLUMNS = ledgerColumns("time_ms").join(", ");
 
 /** A ledger row in column order (see ledgerRow), with `time` as epoch milliseconds. */
 export type LedgerRowValues = SQLInputValue[];

@@ -1,5 +1,5 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { ledgerRow } from "../ledger-row.ts";
+import { ledgerRow, recordOfRow, spendRowOf } from "../ledger-row.ts";
 import { sortSpendRows } from "../spend.ts";
 import { buildSpendSql, type SpendDialect } from "../spend-sql.ts";
 import type { LedgerStore, SpendQuery, SpendRow, UsageRecord } from "../store.ts";
@@ -7,42 +7,16 @@ import { checkSpendQuery, checkUsageRecord } from "../validate.ts";
 import { LEDGER_COLUMNS as COLUMNS, type LedgerRowValues, prepareLedgerInsert } from "./ledger-insert.ts";
 import type { LedgerWriteThread } from "./ledger-write-thread.ts";
 
-type Row = Record<string, unknown>;
-
 const DIALECT: SpendDialect = {
   placeholder: () => "?",
   table: "usage_records",
   timeColumn: "time_ms",
   dayExpression: "strftime('%Y-%m-%d', time_ms / 1000, 'unixepoch')",
+  hourExpression: "strftime('%Y-%m-%dT%H', time_ms / 1000, 'unixepoch')",
   timeParam: (time) => time.getTime(),
 };
 
 const text = (v: unknown): string | null => (v === null ? null : String(v));
-const int = (v: unknown): number | null => (v === null ? null : Number(v));
-
-function fromRow(row: Row): UsageRecord {
-  return {
-    requestId: String(row.request_id),
-    time: new Date(Number(row.time_ms)),
-    keyId: text(row.key_id),
-    team: text(row.team),
-    workload: String(row.workload),
-    route: String(row.route),
-    backend: text(row.backend),
-    model: text(row.model),
-    protocol: String(row.protocol),
-    operation: String(row.operation),
-    status: String(row.status),
-    inputTokens: Number(row.input_tokens),
-    outputTokens: Number(row.output_tokens),
-    cachedInputTokens: Number(row.cached_input_tokens),
-    costMicroUsd: int(row.cost_micro_usd),
-    accuracy: String(row.accuracy) as UsageRecord["accuracy"],
-    attempts: Number(row.attempts),
-    latencyMs: Number(row.latency_ms),
-    ttftMs: int(row.ttft_ms),
-  };
-}
 
 export class SqliteLedgerStore implements LedgerStore {
   readonly #db: DatabaseSync;
@@ -75,20 +49,17 @@ export class SqliteLedgerStore implements LedgerStore {
       statement = this.#db.prepare(sql);
       this.#spends.set(sql, statement);
     }
-    const rows = statement.all(...(params as (string | number)[])).map(
-      (row): SpendRow => ({
-        group: Object.fromEntries(dimensions.map((d, i) => [d, text(row[`g${i}`])])),
-        requests: Number(row.requests),
-        inputTokens: Number(row.input_tokens),
-        outputTokens: Number(row.output_tokens),
-        costMicroUsd: Number(row.cost_micro_usd),
-      }),
-    );
+    const rows = statement
+      .all(...(params as (string | number)[]))
+      .map(
+        (row): SpendRow =>
+          spendRowOf(Object.fromEntries(dimensions.map((d, i) => [d, text(row[`g${i}`])])), row),
+      );
     return sortSpendRows(rows, dimensions);
   }
 
   async get(requestId: string): Promise<UsageRecord | undefined> {
     const row = this.#get.get(requestId);
-    return row ? fromRow(row) : undefined;
+    return row ? recordOfRow(row, "time_ms", (v) => new Date(Number(v))) : undefined;
   }
 }

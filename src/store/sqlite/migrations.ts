@@ -73,6 +73,20 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX usage_records_team ON usage_records (team, time_ms);
     `,
   },
+  {
+    version: 2,
+    name: "usage ledger: token classes, end user, service tier",
+    // Additive: rows written before it read as 0 of each class (unknown then) and no end user or tier.
+    sql: `
+      ALTER TABLE usage_records ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE usage_records ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE usage_records ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE usage_records ADD COLUMN audio_input_tokens INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE usage_records ADD COLUMN image_input_tokens INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE usage_records ADD COLUMN end_user_id TEXT;
+      ALTER TABLE usage_records ADD COLUMN service_tier TEXT;
+    `,
+  },
 ];
 
 /**
