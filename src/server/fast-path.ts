@@ -47,7 +47,15 @@ export type FastPathOptions = {
   admit?: (operation: Operation) => void;
   /** Told of each body that does not decode (path and a fixed reason), for the log. */
   onDecodeRefused?: OnDecodeRefused;
+  /**
+   * Told of each call that ended while its body was still arriving (deadline, cancel, shutdown, too
+   * large): the pipeline never saw it, so without this it would have no log line and no metric.
+   */
+  onEndedUnread?: (operation: Operation, reason: UnreadReason, path: string) => void;
 };
+
+/** Why a call ended before its request message was read. */
+export type UnreadReason = "deadline_exceeded" | "cancelled" | "message_too_large";
 
 /** Why a handler's signal aborts once the call is over: premade, so no AbortError is built per call. */
 const CALL_FINISHED = new ConnectError("call finished", Code.Canceled);
@@ -162,12 +170,15 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
     let body: Uint8Array | undefined;
     let failure: ConnectError | undefined;
     let streaming = false;
+    let reading = false;
     try {
       if (options.admit) {
         options.admit(entry.operation); // first, so a refused call costs no body read, decode or authentication
         context.values.set(ADMITTED, true);
       }
+      reading = true;
       const received = await readBodyCapped(req, options.readMaxBytes, controller.signal);
+      reading = false;
       const input = decodeRequest(wire, entry.serialization.getI(binary), binary, received, (reason) =>
         options.onDecodeRefused?.(req.url ?? "", reason),
       );
@@ -192,6 +203,7 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
       }
     } catch (error) {
       failure = asConnectError(error);
+      if (reading) options.onEndedUnread?.(entry.operation, unreadReason(error, expired), req.url ?? "");
     } finally {
       clearTimeout(deadline);
       options.shutdownSignal.removeEventListener("abort", onShutdown);
@@ -259,6 +271,12 @@ function decodeRequest(
     const raw = error instanceof ConnectError ? error.rawMessage : String(error);
     throw new ConnectError(`cannot decode the request message: ${raw}`, Code.InvalidArgument);
   }
+}
+
+function unreadReason(error: unknown, expired: boolean): UnreadReason {
+  if (expired) return "deadline_exceeded";
+  if (error instanceof BodyTooLargeError) return "message_too_large";
+  return "cancelled"; // the caller went away, or a forced shutdown ended the call
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -252,6 +252,7 @@ export async function startGateway(options: {
   const fastPath = createFastPath({
     ...connectLimits,
     onDecodeRefused: refused,
+    onEndedUnread: (operation, reason, path) => telemetry.endedUnread(operation, reason, path),
     // Shedding at the front door, before the body is read: the cheapest refusal.
     admit: (operation) => {
       try {

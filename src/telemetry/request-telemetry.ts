@@ -73,6 +73,16 @@ export class RequestTelemetry {
     m.requests.add(1, { workload: "", backend: "", model: "", operation, status: reason });
   }
 
+  /**
+   * A call that ended while its body was still arriving (its deadline passed, the caller left, the
+   * body was too large, shutdown): never a request context, so never a request line. One bounded line
+   * (path, protocol operation, fixed reason) and the request counter, so it is not silently lost.
+   */
+  endedUnread(operation: RequestContext["operation"], reason: string, path: string): void {
+    this.#logger.info({ path: bounded(path), operation, reason }, "request ended before it was read");
+    this.#metrics?.requests.add(1, { workload: "", backend: "", model: "", operation, status: reason });
+  }
+
   attempt(ctx: RequestContext, target: CompiledTarget, attempt: number): AttemptObserver {
     const backend = target.backend;
     const span = ctx.span ? startClientSpan(`${operationName(ctx)} ${target.model}`, ctx.span) : undefined;

@@ -337,6 +337,8 @@ after(async () => {
 
 const requestLines = () =>
   gw.logs.filter((l) => l.msg === "request" || l.msg === "request failed unexpectedly");
+/** Calls that ended while their body was still arriving (e.g. a short deadline on a busy gateway). */
+const unreadLines = () => gw.logs.filter((l) => l.msg === "request ended before it was read");
 
 /** Polls (bounded) for work that finishes after the caller has its answer, e.g. a cancel's settlement. */
 async function until(what: string, ready: () => boolean): Promise<void> {
@@ -364,7 +366,10 @@ test(`randomized ledger reconciliation: ${REQUESTS} requests, seed ${SEED}`, asy
       }
     }),
   );
-  await until("one request log line per request", () => requestLines().length >= REQUESTS);
+  await until(
+    "one request log line per request",
+    () => requestLines().length + unreadLines().length >= REQUESTS,
+  );
   await gw.gateway.ledger.flush();
   const hung = () => FAKES.flatMap((f) => fakes[f].requests.filter((r) => scriptOf.get(r)?.kind === "hang"));
   await until("every hung upstream call to be abandoned", () => hung().every((r) => r.aborted));
@@ -376,7 +381,14 @@ test(`randomized ledger reconciliation: ${REQUESTS} requests, seed ${SEED}`, asy
     assert.ok(!byId.has(String(line.requestId)), `one log line per request (${String(line.requestId)})`);
     byId.set(String(line.requestId), line);
   }
-  assert.equal(lines.length, REQUESTS, "every request has exactly one log line");
+  // A call whose deadline passed before its body arrived never got an id: it is logged as unread, and
+  // only a caller that set a deadline and learnt no id can be one of those.
+  const unread = unreadLines();
+  const idless = [...results].filter(([n, r]) => r.requestId === undefined && plans.get(n)!.timeoutMs);
+  assert.ok(unread.length <= idless.length, `${unread.length} unread calls, ${idless.length} without an id`);
+  for (const line of unread)
+    assert.equal(line.reason, "deadline_exceeded", "an unread call ended by its deadline");
+  assert.equal(lines.length + unread.length, REQUESTS, "every request has exactly one log line");
   assert.deepEqual(unexpected, [], "every upstream call was planned");
 
   // (a) one row per request that reached an upstream, and (b) none for the others.

@@ -359,6 +359,8 @@ describe("Connect errors on the fast path (raw HTTP/1.1)", { timeout: TEST_TIMEO
     });
     assert.equal(res.status, 429);
     assert.equal(((await res.json()) as ErrorBody).code, "resource_exhausted");
+    const unread = gw.logs.filter((l) => l.msg === "request ended before it was read").at(-1);
+    assert.equal(unread?.reason, "message_too_large", "the refused upload is logged");
     // The connection and the gateway are fine afterwards.
     const next = await post(GENERATE, { "content-type": "application/json" }, generateJson("chat", "ok"));
     assert.equal(next.status, 200);
@@ -384,6 +386,7 @@ describe("Connect errors on the fast path (raw HTTP/1.1)", { timeout: TEST_TIMEO
 
   test("a caller deadline that expires while the caller is still sending the body is 504 deadline_exceeded", async () => {
     const body = generateJson("chat", "q");
+    const logsBefore = gw.logs.length;
     const answer = new Promise<{ status: number; body: string; reason: unknown }>((resolve, reject) => {
       const req = http.request(`${gw.url}${GENERATE}`, {
         method: "POST",
@@ -410,6 +413,12 @@ describe("Connect errors on the fast path (raw HTTP/1.1)", { timeout: TEST_TIMEO
     assert.equal(res.status, 504);
     assert.equal((JSON.parse(res.body) as ErrorBody).code, "deadline_exceeded");
     assert.equal(res.reason, "deadline_exceeded");
+    // Never a request context, but not lost: one bounded line says what ended it.
+    const unread = gw.logs.slice(logsBefore).filter((l) => l.msg === "request ended before it was read");
+    assert.deepEqual(
+      unread.map((l) => [l.path, l.operation, l.reason]),
+      [[GENERATE, "generate", "deadline_exceeded"]],
+    );
   });
 });
 
