@@ -1,4 +1,14 @@
-import { type CelEnv, CelScalar, type CelType, listType, mapType, type parse } from "@bufbuild/cel";
+import {
+  type CelEnv,
+  CelScalar,
+  type CelType,
+  celEnv,
+  isCelError,
+  listType,
+  mapType,
+  parse,
+  plan,
+} from "@bufbuild/cel";
 
 /**
  * A static type checker for CEL rule expressions, over the parsed AST.
@@ -153,6 +163,9 @@ class TypeWalker {
       case "_[_]":
         if (args.length === 2) return indexType(args[0]!, args[1]!);
         break;
+      case "matches":
+        checkConstantPattern(argExprs[0]);
+        return this.#overload(fn, target, args);
       default:
         return this.#overload(fn, target, args);
     }
@@ -177,6 +190,18 @@ class TypeWalker {
 function noOverload(fn: string, target: CelType | undefined, args: readonly CelType[]): CelTypeError {
   const on = target === undefined ? "" : `${target}.`;
   return new CelTypeError(`found no matching overload for '${fn}' applied to '${on}(${args.join(", ")})'`);
+}
+
+// A constant pattern that RE2 refuses would make its rule fail on every request: refuse it at load.
+// Compiled through the evaluator itself, so the same RE2 (linear time, no backreferences) judges it.
+const PATTERN_PROBE = plan(celEnv(), parse("''.matches(pattern)"));
+
+function checkConstantPattern(arg: CelExpr | undefined): void {
+  const kind = arg?.exprKind;
+  if (kind?.case !== "constExpr" || kind.value.constantKind.case !== "stringValue") return;
+  if (isCelError(PATTERN_PROBE({ pattern: kind.value.constantKind.value }))) {
+    throw new CelTypeError("the pattern given to matches() is not a valid RE2 regular expression");
+  }
 }
 
 function constType(kind: string | undefined): CelType {

@@ -128,6 +128,8 @@ test("invalid expressions are refused at compile time, naming the config path an
     ["model > 3", /no matching overload for '_>_' applied to '\(string, int\)'/],
     ["metadata['n'] > 1", /no matching overload/],
     ["size(hour) == 1", /no matching overload for 'size'/],
+    ["model.matches('gpt-(4')", /not a valid RE2 regular expression/],
+    ["model.matches('(a)\\\\1')", /not a valid RE2/], // backreferences: RE2 has none
     ["hour.value == 1", /does not support field selection/],
     ["", /must be a non-empty CEL expression/],
   ];
@@ -303,4 +305,18 @@ test("property: evaluate never throws, and agrees with a plain-JS reading of the
     }),
     { numRuns: 500 },
   );
+});
+
+test("a dyn-typed rule that yields a non-boolean at run time is an error, not a match", () => {
+  const rules = compileCelRules(
+    [
+      { name: "dyn-true", when: "[true, 1][0]", action: { variant: "a" } },
+      { name: "dyn-int", when: "[true, 1][1]", action: { deny: "no" } },
+    ],
+    "r",
+  );
+  const d = rules.evaluate(facts());
+  assert.equal(d.variant, "a");
+  assert.equal(d.deny, undefined);
+  assert.deepEqual(d.errors, ["dyn-int"]);
 });
