@@ -31,7 +31,7 @@ const FIELDS: Record<keyof GenerationRequest, "key" | "skip"> = {
 const KEPT = (Object.keys(FIELDS) as (keyof GenerationRequest)[]).filter((f) => FIELDS[f] === "key").sort();
 
 /**
- * `sy:cache:v1:<scope>:<workload>:<sha256 hex>`. The scope is part of the prefix, so two teams
+ * `sy:cache:v1:<t:team | k:keyId>:<workload>:<sha256 hex>`. The scope is part of the prefix, so two teams
  * with identical requests get different keys by construction; scope and workload are escaped so
  * neither can contain `:` and no two different (scope, workload) pairs give the same prefix.
  */
@@ -49,8 +49,8 @@ export function cacheKeyOf(scope: CacheScope, workload: string, request: Generat
 
 function scopeOf(scope: CacheScope): string {
   // An empty team would put every team-less principal in one scope: treat it as absent.
-  if (scope.by === "team" && scope.team) return `t${escapeComponent(scope.team)}`;
-  if (scope.keyId) return `k${escapeComponent(scope.keyId)}`;
+  if (scope.by === "team" && scope.team) return `t:${escapeComponent(scope.team)}`;
+  if (scope.keyId) return `k:${escapeComponent(scope.keyId)}`;
   // Without an identity there is nobody to scope to; sharing across callers must never be the default.
   throw new TypeError("a cache scope needs a team or a key id");
 }
