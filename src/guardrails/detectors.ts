@@ -9,7 +9,7 @@ export type Finding = { rule: string; start: number; end: number };
 
 export type DetectorSpec = {
   kinds: DetectorKind[];
-  /** `maxLength` bounds a match (default 256); a longer match is clipped to it. */
+  /** Compiled with the `u` flag. `maxLength` bounds a match (default 256); a longer one is clipped to it. */
   deny?: { name: string; pattern: string; maxLength?: number }[];
   /** Case-insensitive whole-word keywords. */
   topics?: { name: string; keywords: string[] }[];
@@ -57,10 +57,16 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+const cardDigitsValid = (d: string): boolean =>
+  d.length >= 13 && d.length <= 19 && !/^(\d)\1*$/.test(d) && luhnValid(d); // 0000… passes Luhn
+
+/** The whole digit run, else its longest prefix ending at a separator ("<card> 9" is still a card). */
 function cardCheck(text: string, start: number, end: number): number {
-  const d = digitsOf(text.slice(start, end));
-  if (d.length < 13 || d.length > 19 || /^(\d)\1*$/.test(d)) return -1; // 0000… passes Luhn
-  return luhnValid(d) ? end : -1;
+  if (cardDigitsValid(digitsOf(text.slice(start, end)))) return end;
+  for (let e = end - 1; e > start; e--) {
+    if ((text[e] === " " || text[e] === "-") && cardDigitsValid(digitsOf(text.slice(start, e)))) return e;
+  }
+  return -1;
 }
 
 // ISO 13616 lengths per country (SWIFT IBAN registry). A country not listed is not detected: without
