@@ -35,6 +35,8 @@ type Rule = {
   /** A match always starts with one of these: the stream then only holds back from an anchor. */
   anchor?: RegExp;
   anchorPrefixes?: string[];
+  /** Every match holds `char` within its first `within` chars (the e-mail's "@"): holds back less. */
+  pivot?: { char: string; within: number };
   /** Returns the finding's end (maybe shorter than `end`) or -1 to reject the candidate. */
   check?: (text: string, start: number, end: number) => number;
 };
@@ -129,6 +131,7 @@ const PII: Record<Exclude<DetectorKind, "secret">, Rule> = {
     id: "pii.email",
     re: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,46}\.[A-Za-z]{2,16}(?![A-Za-z0-9-])/g,
     maxLength: 129,
+    pivot: { char: "@", within: 65 },
     check: emailCheck,
   },
   // E.164 (+ and 8–15 digits), NANP "(415) 555-0132", trunk-0 national "030 1234 5678". Plain digit
@@ -308,7 +311,12 @@ export function compileDetector(spec: DetectorSpec): Detector {
     let r = n;
     for (const rule of rules) {
       const lo = Math.max(from, n - rule.maxLength);
-      r = Math.min(r, rule.anchor ? pendingAnchor(rule, text, lo) : lo);
+      if (rule.anchor) r = Math.min(r, pendingAnchor(rule, text, lo));
+      else if (rule.pivot) {
+        // A match still open has its pivot at the first one from `lo` on, or at one not yet arrived.
+        const at = text.indexOf(rule.pivot.char, lo);
+        r = Math.min(r, Math.max(lo, (at < 0 ? n : at) - rule.pivot.within + 1));
+      } else r = Math.min(r, lo);
     }
     return Math.max(r, from);
   };

@@ -11,11 +11,13 @@ export type MaskerOutput = { text: string; findings: Finding[] };
  * text (its rule reads at most `maxLength` chars from its start, look-ahead included), so text is
  * released up to that point, or up to the start of a finding that straddles it (which may still grow).
  *
- * TTFT cost: at most `detector.maxMatchLength` chars are held back, more only while a merged run of
- * overlapping findings straddles the cut. With the built-in kinds that is 129 chars (the e-mail bound)
- * in the common case; anchored secret rules hold back only from where their prefix ("sk-", "eyJ",
- * "-----BEGIN ", …) appears, up to their own bound (212 for an OpenAI key, 1927 for a JWT, 4209 for a
- * PEM private key). Deny rules hold back their declared `maxLength` + 1 (default 257).
+ * TTFT cost: at most `detector.maxMatchLength` chars are held back (more only while a merged run of
+ * overlapping findings straddles the cut), usually far fewer. With all built-in kinds and no secret
+ * prefix in the tail: 65 chars (an IBAN's bound; an e-mail holds 64 without an "@" in sight, 129
+ * after one). Anchored secret rules hold back only from where their prefix ("sk-", "eyJ",
+ * "-----BEGIN ", …) appears, up to their own bound: 212 for an OpenAI key, 1927 for a JWT, 4209 for
+ * a PEM private key (= maxMatchLength with `secret`). Deny rules hold back their `maxLength` + 1
+ * (default 257), topics twice their longest keyword + 2. At ~4 chars a token, 65 chars ≈ 16 tokens.
  *
  * `block`: once a finding is final, push returns the text before it and the findings, and the masker
  * releases nothing more (later calls return empty output); the caller ends the stream.

@@ -50,6 +50,19 @@ test("hold-back: at most maxMatchLength chars; anchored secret rules hold only f
   const out = m.push(plain).text;
   assert.ok(out.length >= plain.length - pii.maxMatchLength, `${out.length}`);
   assert.ok(plain.startsWith(out));
+  // All built-in kinds, no secret prefix in the tail: 65 chars (the IBAN bound) wait.
+  const kinds = ["email", "phone", "payment_card", "iban", "secret"] as const;
+  assert.equal(
+    new StreamMasker(compileDetector({ kinds: [...kinds] }), "mask").push(plain).text,
+    plain.slice(0, -65),
+  );
+  // E-mail only: without an "@" in sight, only 64 chars (the longest local part) wait.
+  const mail = new StreamMasker(compileDetector({ kinds: ["email"] }), "mask");
+  assert.equal(mail.push(plain).text, plain.slice(0, plain.length - 64));
+  // After an "@", the 64 chars before it wait (a local part's bound), so nothing of the address leaks.
+  const early = mail.push("x@").text + mail.push("y.org and then some more words").text;
+  assert.equal(early, plain.slice(-64, -63));
+  assert.equal(mail.flush().text, `${plain.slice(-63)}[REDACTED:pii.email] and then some more words`);
   // Secrets only: no prefix of "sk-", "eyJ", "-----BEGIN ", … at the tail, so nothing is held.
   const secrets = compileDetector({ kinds: ["secret"] });
   assert.equal(new StreamMasker(secrets, "mask").push("hello world!").text, "hello world!");
