@@ -126,7 +126,8 @@ function emailCheck(text: string, start: number, end: number): number {
 // Every pattern below is bounded ({m,n}) and has no ambiguous nested quantifier: each repeated group
 // consumes exactly one digit/char that its separators cannot, so backtracking is linear in the bound.
 const PII: Record<Exclude<DetectorKind, "secret">, Rule> = {
-  // Local part ≤ 64, domain ≤ 46 + TLD ≤ 16: 128 chars keeps the stream hold-back at 128.
+  // Local part ≤ 64 (RFC 5321), domain ≤ 46 + TLD ≤ 16: 128 chars; a longer domain is masked up to
+  // a dot. The "@" within 65 chars lets the stream hold back 64 chars until one appears.
   email: {
     id: "pii.email",
     re: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,46}\.[A-Za-z]{2,16}(?![A-Za-z0-9-])/g,
