@@ -203,7 +203,12 @@ export function createFastPath(options: FastPathOptions): (req: HttpRequest, res
       }
     } catch (error) {
       failure = asConnectError(error);
-      if (reading) options.onEndedUnread?.(entry.operation, unreadReason(error, expired), req.url ?? "");
+      if (reading) {
+        // As for a request (outcome.ts): past the caller's deadline it is deadline_exceeded, whatever
+        // reached us first (a client often resets the call a moment before our timer fires).
+        const late = expired || (deadlineAt !== undefined && Date.now() >= deadlineAt);
+        options.onEndedUnread?.(entry.operation, unreadReason(error, late), req.url ?? "");
+      }
     } finally {
       clearTimeout(deadline);
       options.shutdownSignal.removeEventListener("abort", onShutdown);
@@ -273,8 +278,8 @@ function decodeRequest(
   }
 }
 
-function unreadReason(error: unknown, expired: boolean): UnreadReason {
-  if (expired) return "deadline_exceeded";
+function unreadReason(error: unknown, late: boolean): UnreadReason {
+  if (late) return "deadline_exceeded";
   if (error instanceof BodyTooLargeError) return "message_too_large";
   return "cancelled"; // the caller went away, or a forced shutdown ended the call
 }

@@ -366,10 +366,19 @@ test(`randomized ledger reconciliation: ${REQUESTS} requests, seed ${SEED}`, asy
       }
     }),
   );
+  // A gRPC-Web call (served by connect-node) whose deadline passes before connect-node has read its
+  // body is answered there without reaching the service: no request line. Only such calls (a
+  // deadline, no id learnt) may lack one; they reached no upstream (the fakes' counts check that).
+  const idlessWeb = () =>
+    [...results].filter(([n, r]) => {
+      const plan = plans.get(n)!;
+      return r.requestId === undefined && plan.timeoutMs !== undefined && plan.protocol === "grpc_web";
+    }).length;
   await until(
     "one request log line per request",
-    () => requestLines().length + unreadLines().length >= REQUESTS,
+    () => requestLines().length + unreadLines().length >= REQUESTS - idlessWeb(),
   );
+  await wait(200); // stragglers of those idless calls, if they have a line after all
   await gw.gateway.ledger.flush();
   const hung = () => FAKES.flatMap((f) => fakes[f].requests.filter((r) => scriptOf.get(r)?.kind === "hang"));
   await until("every hung upstream call to be abandoned", () => hung().every((r) => r.aborted));
@@ -386,9 +395,19 @@ test(`randomized ledger reconciliation: ${REQUESTS} requests, seed ${SEED}`, asy
   const unread = unreadLines();
   const idless = [...results].filter(([n, r]) => r.requestId === undefined && plans.get(n)!.timeoutMs);
   assert.ok(unread.length <= idless.length, `${unread.length} unread calls, ${idless.length} without an id`);
+  // Our deadline, or the caller's own timer resetting the call a moment before ours fired.
   for (const line of unread)
-    assert.equal(line.reason, "deadline_exceeded", "an unread call ended by its deadline");
-  assert.equal(lines.length + unread.length, REQUESTS, "every request has exactly one log line");
+    assert.ok(
+      ["deadline_exceeded", "cancelled"].includes(String(line.reason)),
+      `unread: ${String(line.reason)}`,
+    );
+  const missing = REQUESTS - lines.length - unread.length;
+  assert.ok(
+    missing >= 0 && missing <= idlessWeb(),
+    `every request has exactly one log line (${missing} missing, ${idlessWeb()} idless gRPC-Web calls may be)`,
+  );
+  if (missing > 0)
+    t.diagnostic(`${missing} gRPC-Web calls ended by their deadline before connect-node read them`);
   assert.deepEqual(unexpected, [], "every upstream call was planned");
 
   // (a) one row per request that reached an upstream, and (b) none for the others.
