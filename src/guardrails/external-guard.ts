@@ -46,6 +46,12 @@ export type ExternalGuardOptions = {
   timeoutMs: number;
   /** Sent with every call, e.g. { authorization: "Bearer …" }. */
   headers?: Record<string, string>;
+  /**
+   * The rule ids this service may report. The charset check alone lets through anything shaped like
+   * one, including a lowercase secret of up to 64 characters; with a list, any other reason becomes
+   * "external" (and reasons are then safe as metric labels: they are config values).
+   */
+  reasons?: readonly string[];
 };
 
 export type ExternalGuard = {
@@ -74,6 +80,7 @@ export function createExternalGuard(options: ExternalGuardOptions): ExternalGuar
   });
   const client = createClient(GuardService, channel.transport);
   const headers = { ...options.headers };
+  const reasons = options.reasons === undefined ? undefined : new Set(options.reasons);
   let closed = false;
 
   async function check(input: GuardCheckInput, signal?: AbortSignal): Promise<GuardVerdict> {
@@ -86,7 +93,7 @@ export function createExternalGuard(options: ExternalGuardOptions): ExternalGuar
         headers,
         ...(signal === undefined ? {} : { signal }),
       });
-      return verdictOf(response, request.segments);
+      return verdictOf(response, request.segments, reasons);
     } catch (error) {
       return { verdict: "error", error: failureOf(error, signal) };
     } finally {
@@ -150,27 +157,31 @@ function failureOf(
  * span must lie inside one of them, not split a surrogate pair, and a mask needs at least one span.
  * Spans come back sorted by (segment, start), overlapping or touching ones merged.
  */
-export function verdictOf(response: CheckResponse, segments: readonly { text: string }[]): GuardVerdict {
+export function verdictOf(
+  response: CheckResponse,
+  segments: readonly { text: string }[],
+  reasons?: ReadonlySet<string>,
+): GuardVerdict {
   switch (response.verdict) {
     case Verdict.ALLOW:
       return { verdict: "allow" };
     case Verdict.DENY:
-      return { verdict: "deny", reason: guardReason(response.reason) };
+      return { verdict: "deny", reason: guardReason(response.reason, reasons) };
     case Verdict.MASK: {
       const spans = checkedSpans(response.spans, segments);
       if (spans === undefined) return { verdict: "error", error: "bad_response" };
-      return { verdict: "mask", reason: guardReason(response.reason), spans };
+      return { verdict: "mask", reason: guardReason(response.reason, reasons), spans };
     }
     default: // VERDICT_UNSPECIFIED or a value this gateway does not know
       return { verdict: "error", error: "bad_response" };
   }
 }
 
-/** The service's reason if it is a rule id (≤ 64 of [a-z0-9_.:-]), else "external". */
-export function guardReason(reason: unknown): string {
+/** The service's reason if it is a rule id (≤ 64 of [a-z0-9_.:-]) and, given a list, on it; else "external". */
+export function guardReason(reason: unknown, allowed?: ReadonlySet<string>): string {
   // Length first, so a megabyte of text is never run through the pattern.
   if (typeof reason !== "string" || reason.length > 64 || !REASON.test(reason)) return FALLBACK_REASON;
-  return reason;
+  return allowed === undefined || allowed.has(reason) ? reason : FALLBACK_REASON;
 }
 
 function checkedSpans(
