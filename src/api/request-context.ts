@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createContextKey } from "@connectrpc/connect";
 import type { Span } from "@opentelemetry/api";
 import type { MeteredUsage } from "../metering/meter.ts";
+import type { Outcome } from "../pipeline/outcome.ts";
 import type { Principal } from "../policy/principal.ts";
 import type { RateLimitInfo } from "../policy/rate-limit.ts";
 import type { Logger } from "../telemetry/logger.ts";
@@ -19,6 +20,17 @@ export type AttemptRecord = {
   durationMs: number;
 };
 
+/**
+ * What a policy did to a request, for the routing info, the log line, the audit log and metrics:
+ * the rule's id (config text, never the matched content) and the action taken.
+ */
+export type PolicyAction = {
+  policy: string;
+  rule: string;
+  action: "blocked" | "masked" | "flagged" | "denied" | "capped" | "required";
+  stage: "input" | "output" | "request";
+};
+
 /** Why the request went where it went: feeds trailers, the final event, the log line (and later spans and audit). */
 export type Decision = {
   route: string;
@@ -33,6 +45,10 @@ export type Decision = {
   committed: boolean;
   /** Set when a used-up budget moved the request to the route's budgetDowngrade workload. */
   downgradedFrom?: { route: string; budget: string };
+  /** Answered from the response cache (no upstream asked). */
+  cached: boolean;
+  /** Guardrail blocks and masks, rule denials and caps, in the order they happened. */
+  policyActions: PolicyAction[];
 };
 
 export type RequestContext = {
@@ -71,6 +87,8 @@ export type RequestContext = {
   rateLimit: RateLimitInfo | undefined;
   /** True once settlement ran (it runs exactly once). */
   settled: boolean;
+  /** How the request ended, computed once at settlement (outcome.ts); the log line reads it. */
+  outcome: Outcome | undefined;
   /** performance.now() marks; upstreamMs sums the time spent waiting on upstreams. */
   timing: {
     start: number;
@@ -89,6 +107,8 @@ export function newDecision(): Decision {
     attempts: [],
     servedBy: undefined,
     committed: false,
+    cached: false,
+    policyActions: [],
   };
 }
 
@@ -119,6 +139,7 @@ export function createRequestContext(init: {
     span: undefined,
     rateLimit: undefined,
     settled: false,
+    outcome: undefined,
     timing: { start: performance.now(), upstreamMs: 0, firstContentAt: undefined, lastContentAt: undefined },
   };
 }

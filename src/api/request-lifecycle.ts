@@ -1,5 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import { GatewayError } from "../errors/gateway-error.ts";
+import { abandoned, outcomeOf } from "../pipeline/outcome.ts";
 import type { RequestTelemetry } from "../telemetry/request-telemetry.ts";
 import type { RequestContext } from "./request-context.ts";
 
@@ -38,7 +37,10 @@ export class RequestLifecycle {
    */
   end(failure: unknown): string {
     if (this.#timing !== undefined) return this.#timing;
-    const { totalMs, upstreamMs } = this.#telemetry.finish(this.ctx, outcomeOf(this.ctx, failure));
+    // An admitted request's outcome was computed once at settlement (the ledger has it); a request
+    // refused before that (authentication, validation) has its outcome computed here, the same way.
+    const outcome = this.ctx.outcome ?? outcomeOf(this.ctx, failure);
+    const { totalMs, upstreamMs } = this.#telemetry.finish(this.ctx, outcome);
     this.#timing = `gateway;dur=${(totalMs - upstreamMs).toFixed(2)}, upstream;dur=${upstreamMs.toFixed(2)}`;
     return this.#timing;
   }
@@ -51,28 +53,4 @@ export class RequestLifecycle {
   close(): void {
     if (this.#timing === undefined) this.end(abandoned(this.ctx));
   }
-}
-
-/**
- * What the log line, span and metrics report. A failure that is not the gateway's own (an abort
- * error, connect's deadline) after the caller's signal fired is the caller's leaving, not a fault of
- * ours: it is reported as cancelled / deadline_exceeded, not as an internal error.
- */
-function outcomeOf(ctx: RequestContext, failure: unknown): unknown {
-  if (failure === undefined || failure instanceof GatewayError || !ctx.signal.aborted) return failure;
-  return abandoned(ctx);
-}
-
-/**
- * Why a request stopped without a failure of its own. A client whose deadline passes often resets
- * the call a moment before our timer fires, so a call past its caller's deadline is deadline_exceeded
- * whatever reached us first (as routing/deadline.ts decides it).
- */
-function abandoned(ctx: RequestContext, now = Date.now()): GatewayError {
-  const reason: unknown = ctx.signal.reason;
-  if (reason instanceof GatewayError) return reason;
-  const pastDeadline = ctx.callerTimeoutMs !== undefined && now >= ctx.startedAt + ctx.callerTimeoutMs;
-  if (pastDeadline || (reason instanceof ConnectError && reason.code === Code.DeadlineExceeded))
-    return new GatewayError("deadline_exceeded", "the request's deadline passed");
-  return new GatewayError("cancelled", "the caller went away before the request ended");
 }

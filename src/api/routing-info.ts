@@ -1,6 +1,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { FinishReason } from "../../gen/switchyard/v1/generation_pb.ts";
-import { AttemptOutcome, type RoutingInfoSchema } from "../../gen/switchyard/v1/routing_pb.ts";
+import {
+  AttemptOutcome,
+  PolicyActionKind,
+  PolicyStage,
+  type RoutingInfoSchema,
+} from "../../gen/switchyard/v1/routing_pb.ts";
 import { UsageAccuracy, type UsageSchema } from "../../gen/switchyard/v1/usage_pb.ts";
 import type { FinishReason as InternalFinish } from "../adapters/adapter.ts";
 import type { MeteredUsage } from "../metering/meter.ts";
@@ -19,10 +24,21 @@ export function reasonOf(d: Decision): string {
   if (d.downgradedFrom) {
     parts.push(`; downgraded from ${d.downgradedFrom.route} (budget ${d.downgradedFrom.budget} used up)`);
   }
+  if (d.cached) parts.push("; answered from the response cache");
   if (d.skipped.length > 0)
     parts.push(`; skipped ${d.skipped.map((s) => `${s.backend} (${s.reason})`).join(", ")}`);
   return parts.join("");
 }
+
+const ACTION = {
+  blocked: PolicyActionKind.BLOCKED,
+  masked: PolicyActionKind.MASKED,
+  flagged: PolicyActionKind.FLAGGED,
+  denied: PolicyActionKind.DENIED,
+  capped: PolicyActionKind.CAPPED,
+  required: PolicyActionKind.REQUIRED,
+} as const;
+const STAGE = { input: PolicyStage.INPUT, output: PolicyStage.OUTPUT, request: PolicyStage.REQUEST } as const;
 
 const OUTCOME = {
   success: AttemptOutcome.SUCCESS,
@@ -48,6 +64,13 @@ export function routingInfo(
       outcome: OUTCOME[a.outcome],
       errorKind: a.errorKind ?? "",
       durationMs: a.durationMs,
+    })),
+    cached: d.cached,
+    policyActions: d.policyActions.map((a) => ({
+      policy: a.policy,
+      rule: a.rule,
+      action: ACTION[a.action],
+      stage: STAGE[a.stage],
     })),
   };
 }

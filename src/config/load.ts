@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
+import { checkPolicies } from "./check-policies.ts";
 import { ConfigError, formatPath } from "./config-error.ts";
 import { expandEnvRefs } from "./env-refs.ts";
 import { type Config, configSchema } from "./schema.ts";
@@ -55,7 +56,7 @@ export function parseConfig(
     for (const issue of parsed.error.issues) problems.push(`${formatPath(issue.path)}: ${issue.message}`);
     throw new ConfigError(source, problems);
   }
-  problems.push(...checkReferences(parsed.data));
+  problems.push(...checkReferences(parsed.data), ...checkPolicies(parsed.data));
   if (problems.length > 0) throw new ConfigError(source, problems);
   return { config: parsed.data, disabled, source };
 }

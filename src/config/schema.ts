@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { policiesSchema, routeCacheSchema } from "./policy-schema.ts";
 
 /**
  * The config file's shape, with defaults. Documented in docs/config.md; keep
@@ -221,6 +222,8 @@ const routeSchema = z.strictObject({
     .prefault({}),
   /** When a budget covering this request is exhausted: serve it from this (cheaper) workload instead. */
   budgetDowngrade: z.string().regex(NAME, nameMessage).optional(),
+  /** Exact-match response cache for this route (docs/policies.md#response-cache). */
+  cache: routeCacheSchema.optional(),
   timeouts: z
     .strictObject({
       /** Bound on the whole request, all attempts together; the caller's deadline may be shorter. */
@@ -502,6 +505,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** Keyed by "backend/model" or by model id alone (the first wins). */
   prices: z.record(z.string(), priceSchema).default({}),
+  /** Guardrails, CEL rules and the response cache's store (docs/policies.md). */
+  policies: policiesSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;

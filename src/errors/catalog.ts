@@ -25,6 +25,21 @@ export const catalog = {
     http: 403,
     doc: "The key's roles, workloads or models do not allow this call.",
   },
+  policy_denied: {
+    code: Code.PermissionDenied,
+    http: 403,
+    doc: "A policy rule (`policies.rules`, a CEL expression) refuses this request; the message is the rule's.",
+  },
+  guardrail_blocked: {
+    code: Code.InvalidArgument,
+    http: 400,
+    doc: "A guardrail (`policies.guardrails`) found what it blocks in the request or the answer: personal data, a secret, a denied pattern or topic, or content it does not allow. Names the rule, never the content.",
+  },
+  guardrail_unavailable: {
+    code: Code.Unavailable,
+    http: 503,
+    doc: "An external guardrail service did not answer in time (or failed) and its guardrail fails closed.",
+  },
   unknown_workload: { code: Code.NotFound, http: 404, doc: "No route is configured for the workload." },
   // OpenAI's name for it, which its SDKs and tools check: the same on every wire and in the REST body.
   model_not_found: {

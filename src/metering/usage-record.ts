@@ -1,25 +1,21 @@
 import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledTarget } from "../config/compile.ts";
-import { GatewayError } from "../errors/gateway-error.ts";
 import type { UsageRecord } from "../store/store.ts";
 import { MAX_END_USER_ID, MAX_SERVICE_TIER } from "../store/validate.ts";
 import { bounded } from "../telemetry/bounded.ts";
 import { INTERRUPTED_STATUS } from "./journal-lines.ts";
+import type { Outcome } from "../pipeline/outcome.ts";
 import type { MeteredUsage } from "./meter.ts";
 
-/** The one ledger record of a request that reached an upstream, from its settled context. */
-export function usageRecordOf(ctx: RequestContext, failure: unknown): UsageRecord {
+/** The ledger status of a request answered from the response cache (the outcome itself is ok). */
+export const CACHED_STATUS = "cached";
+
+/** The one ledger record of a request that reached an upstream (or the cache), from its outcome. */
+export function usageRecordOf(ctx: RequestContext, outcome: Outcome): UsageRecord {
   const d = ctx.decision;
-  const u = ctx.usage;
+  const u = outcome.usage;
   const served = d.servedBy ?? d.attempts.at(-1);
-  const status =
-    failure === undefined
-      ? "ok"
-      : failure instanceof GatewayError
-        ? failure.reason
-        : ctx.signal.aborted
-          ? "cancelled"
-          : "internal";
+  const status = outcome.cached && outcome.status === "ok" ? CACHED_STATUS : outcome.status;
   return {
     ...whoAndWhat(ctx),
     backend: served?.backend ?? null,

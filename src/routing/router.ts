@@ -18,6 +18,8 @@ export type RequestFacts = {
   estimate: { inputTokens: number; outputTokens: number };
   /** Models the caller's key may use ("*" = all); targets with other models are never chosen. */
   allowedModels: readonly string[];
+  /** A variant a policy rule picked by name (the route's own conditions decide when it has none by that name). */
+  variant?: string;
 };
 
 export type Plan = {
@@ -53,7 +55,9 @@ export function planRoute(
     const what = facts.needs.operation === "embed" ? "embeddings" : "generation";
     throw new GatewayError("operation_not_served", `workload "${facts.workload}" does not serve ${what}`);
   }
-  const variant = route.variants.find((v) => matches(v, facts));
+  const variant =
+    (facts.variant === undefined ? undefined : route.variants.find((v) => v.name === facts.variant)) ??
+    route.variants.find((v) => matches(v, facts));
   const strategy = variant?.strategy ?? route.strategy;
   decision.variant = variant?.name;
   decision.strategy = strategy;

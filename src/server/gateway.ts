@@ -19,6 +19,7 @@ import {
 } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import { adminService } from "../api/admin-service.ts";
 import { inferenceService } from "../api/inference-service.ts";
+import { createCacheStore } from "../cache/create-cache-store.ts";
 import type { CompiledConfig } from "../config/compile.ts";
 import { ConfigHolder } from "../config/holder.ts";
 import type { LoadedConfig } from "../config/load.ts";
@@ -26,16 +27,16 @@ import { messagesFacade } from "../facade/anthropic/messages-facade.ts";
 import { pipelineAccess } from "../facade/openai/access.ts";
 import { openAIFacade } from "../facade/openai/facade.ts";
 import { responsesFacade } from "../facade/responses/responses-facade.ts";
+import { ExternalGuards } from "../guardrails/external-guards.ts";
 import { createLimitStores, type LimitStoresConfig } from "../limits/create-limit-stores.ts";
 import { LedgerWriter } from "../metering/ledger-writer.ts";
-import { Admitter } from "../pipeline/admission.ts";
 import { Pipeline } from "../pipeline/pipeline.ts";
-import { Settler } from "../pipeline/settlement.ts";
 import { AccessControl } from "../policy/access-control.ts";
 import { Auditor } from "../policy/auditor.ts";
 import { Authenticator } from "../policy/authenticator.ts";
 import { bootstrapAdminKey } from "../policy/bootstrap.ts";
 import { BudgetPolicy } from "../policy/budget.ts";
+import { PolicyChains } from "../policy/chain/chains.ts";
 import { RateLimitPolicy } from "../policy/rate-limit.ts";
 import { HealthChecker } from "../routing/health-checker.ts";
 import { verifyBackends } from "../routing/verify-backends.ts";
@@ -147,12 +148,30 @@ export async function startGateway(options: {
             ),
     },
   );
+  const cache = createCacheStore(settings.policies.cacheStore);
+  const externalGuards = new ExternalGuards();
   const pipeline = new Pipeline({
     config: () => config.current,
     overload,
     access,
-    admitter: new Admitter(() => config.current, rateLimits, budgets),
-    settler: new Settler({ rateLimits, budgets, ledger, logger }),
+    chains: new PolicyChains({
+      rateLimits,
+      budgets,
+      ledger,
+      logger,
+      auditor: access.auditor,
+      cacheStore: cache.store,
+      cacheMaxEntryBytes: cache.maxEntryBytes,
+      externalGuard: externalGuards.get,
+      // Labels are config values only: guardrail names, route names, fixed actions.
+      onGuardrail: (a) =>
+        gatewayMetrics.guardrailActions.add(1, {
+          guardrail: a.rule.split(":")[0] ?? "",
+          action: a.action,
+          stage: a.stage,
+        }),
+      onCache: (route, result) => gatewayMetrics.cacheLookups.add(1, { route, result }),
+    }),
   });
   const healthChecks = new HealthChecker(logger);
   config.onSwap((compiled) => healthChecks.watch(compiled));
@@ -339,6 +358,8 @@ export async function startGateway(options: {
           // Flush the ledger before the store closes; if the store is down, the journal keeps the records.
           await Promise.race([ledger.close(), new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
           await limits.close();
+          await cache.close();
+          externalGuards.close();
           await store.close();
         },
       });

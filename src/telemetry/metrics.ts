@@ -25,6 +25,8 @@ export class GatewayMetrics {
   readonly fallbacks: Counter;
   readonly rejections: Counter;
   readonly inFlight: UpDownCounter;
+  readonly guardrailActions: Counter;
+  readonly cacheLookups: Counter;
   readonly connectionsClosed: Counter;
   readonly breakerState: ObservableGauge;
   readonly eventLoopLag: ObservableGauge;
@@ -76,6 +78,12 @@ export class GatewayMetrics {
     });
     this.rejections = meter.createCounter("switchyard.rejections", {
       description: "Requests refused by a policy, by reason (rate limit, budget, auth)",
+    });
+    this.guardrailActions = meter.createCounter("switchyard.guardrail.actions", {
+      description: "Guardrail blocks, masks and flags, by guardrail (config name), action and stage",
+    });
+    this.cacheLookups = meter.createCounter("switchyard.cache.lookups", {
+      description: "Response cache lookups and stores, by route and result (hit, miss, bypass, stored)",
     });
     this.inFlight = meter.createUpDownCounter("switchyard.in_flight", {
       description: "Requests in progress, by operation (streams are generate_stream)",

@@ -1,8 +1,8 @@
 import { type Span, SpanStatusCode } from "@opentelemetry/api";
 import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledTarget } from "../config/compile.ts";
-import { GatewayError } from "../errors/gateway-error.ts";
 import type { UpstreamError } from "../errors/upstream-error.ts";
+import type { Outcome } from "../pipeline/outcome.ts";
 import { bounded } from "./bounded.ts";
 import type { Logger } from "./logger.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -123,10 +123,9 @@ export class RequestTelemetry {
   }
 
   /** Ends the request: log line, span, metrics. Exactly once per request. */
-  finish(ctx: RequestContext, failure: unknown): { totalMs: number; upstreamMs: number } {
+  finish(ctx: RequestContext, outcome: Outcome): { totalMs: number; upstreamMs: number } {
     const d = ctx.decision;
-    const status =
-      failure === undefined ? "ok" : failure instanceof GatewayError ? failure.reason : "internal";
+    const { status, failure } = outcome;
     const totalMs = performance.now() - ctx.timing.start;
     const upstreamMs = ctx.timing.upstreamMs;
     const overheadMs = Math.max(0, totalMs - upstreamMs);
@@ -151,6 +150,9 @@ export class RequestTelemetry {
         attemptDetails: d.attempts.length > 0 ? d.attempts : undefined,
         skipped: d.skipped.length > 0 ? d.skipped : undefined,
         committed: ctx.operation === "generate_stream" ? d.committed : undefined,
+        cached: d.cached || undefined,
+        // Rule ids and actions only (config names and detector ids), never what matched.
+        policyActions: d.policyActions.length > 0 ? d.policyActions : undefined,
         status,
         ttftMs:
           ctx.timing.firstContentAt === undefined

@@ -14,7 +14,7 @@ import {
 import { Role } from "../../gen/switchyard/v1/generation_pb.ts";
 import { GenerateRequestSchema, InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import type { RequestContext } from "../../src/api/request-context.ts";
-import { Admitter } from "../../src/pipeline/admission.ts";
+import { PolicyChain } from "../../src/policy/chain/chain.ts";
 import { Pipeline } from "../../src/pipeline/pipeline.ts";
 import { mintKey } from "../../src/policy/api-key.ts";
 import { allClients, type TestClient } from "../helpers/clients.ts";
@@ -62,10 +62,10 @@ Pipeline.prototype.authenticate = async function (ctx, permission) {
   await hold("auth", ctx);
   return authenticate.call(this, ctx, permission);
 };
-const admit = Admitter.prototype.admit;
-Admitter.prototype.admit = async function (ctx, facts) {
-  await hold("admission", ctx);
-  return admit.call(this, ctx, facts);
+const admit = PolicyChain.prototype.admit;
+PolicyChain.prototype.admit = async function (x, logger) {
+  await hold("admission", x.ctx);
+  return admit.call(this, x, logger);
 };
 
 let upstream: OpenAIFake;

@@ -10,7 +10,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file switchyard/v1/routing.proto.
  */
 export const file_switchyard_v1_routing: GenFile = /*@__PURE__*/
-  fileDesc("Chtzd2l0Y2h5YXJkL3YxL3JvdXRpbmcucHJvdG8SDXN3aXRjaHlhcmQudjEitgEKC1JvdXRpbmdJbmZvEg0KBXJvdXRlGAEgASgJEg8KB2JhY2tlbmQYAiABKAkSDQoFbW9kZWwYAyABKAkSEAoIYXR0ZW1wdHMYBCABKA0SEAoIc3RyYXRlZ3kYBSABKAkSDgoGcmVhc29uGAYgASgJEjMKD2F0dGVtcHRfZGV0YWlscxgHIAMoCzIaLnN3aXRjaHlhcmQudjEuQXR0ZW1wdEluZm8SDwoHdmFyaWFudBgIIAEoCSKGAQoLQXR0ZW1wdEluZm8SDwoHYmFja2VuZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIuCgdvdXRjb21lGAMgASgOMh0uc3dpdGNoeWFyZC52MS5BdHRlbXB0T3V0Y29tZRISCgplcnJvcl9raW5kGAQgASgJEhMKC2R1cmF0aW9uX21zGAUgASgNKpMBCg5BdHRlbXB0T3V0Y29tZRIfChtBVFRFTVBUX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX09VVENPTUVfU1VDQ0VTUxABEhoKFkFUVEVNUFRfT1VUQ09NRV9GQUlMRUQQAhInCiNBVFRFTVBUX09VVENPTUVfRkFJTEVEX0FGVEVSX0NPTU1JVBADYgZwcm90bzM");
+  fileDesc("Chtzd2l0Y2h5YXJkL3YxL3JvdXRpbmcucHJvdG8SDXN3aXRjaHlhcmQudjEi/wEKC1JvdXRpbmdJbmZvEg0KBXJvdXRlGAEgASgJEg8KB2JhY2tlbmQYAiABKAkSDQoFbW9kZWwYAyABKAkSEAoIYXR0ZW1wdHMYBCABKA0SEAoIc3RyYXRlZ3kYBSABKAkSDgoGcmVhc29uGAYgASgJEjMKD2F0dGVtcHRfZGV0YWlscxgHIAMoCzIaLnN3aXRjaHlhcmQudjEuQXR0ZW1wdEluZm8SDwoHdmFyaWFudBgIIAEoCRIOCgZjYWNoZWQYCSABKAgSNwoOcG9saWN5X2FjdGlvbnMYCiADKAsyHy5zd2l0Y2h5YXJkLnYxLlBvbGljeUFjdGlvbkluZm8ijAEKEFBvbGljeUFjdGlvbkluZm8SDgoGcG9saWN5GAEgASgJEgwKBHJ1bGUYAiABKAkSLwoGYWN0aW9uGAMgASgOMh8uc3dpdGNoeWFyZC52MS5Qb2xpY3lBY3Rpb25LaW5kEikKBXN0YWdlGAQgASgOMhouc3dpdGNoeWFyZC52MS5Qb2xpY3lTdGFnZSKGAQoLQXR0ZW1wdEluZm8SDwoHYmFja2VuZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIuCgdvdXRjb21lGAMgASgOMh0uc3dpdGNoeWFyZC52MS5BdHRlbXB0T3V0Y29tZRISCgplcnJvcl9raW5kGAQgASgJEhMKC2R1cmF0aW9uX21zGAUgASgNKvQBChBQb2xpY3lBY3Rpb25LaW5kEiIKHlBPTElDWV9BQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEh4KGlBPTElDWV9BQ1RJT05fS0lORF9CTE9DS0VEEAESHQoZUE9MSUNZX0FDVElPTl9LSU5EX01BU0tFRBACEh4KGlBPTElDWV9BQ1RJT05fS0lORF9GTEFHR0VEEAMSHQoZUE9MSUNZX0FDVElPTl9LSU5EX0RFTklFRBAEEh0KGVBPTElDWV9BQ1RJT05fS0lORF9DQVBQRUQQBRIfChtQT0xJQ1lfQUNUSU9OX0tJTkRfUkVRVUlSRUQQBip2CgtQb2xpY3lTdGFnZRIcChhQT0xJQ1lfU1RBR0VfVU5TUEVDSUZJRUQQABIWChJQT0xJQ1lfU1RBR0VfSU5QVVQQARIXChNQT0xJQ1lfU1RBR0VfT1VUUFVUEAISGAoUUE9MSUNZX1NUQUdFX1JFUVVFU1QQAyqTAQoOQXR0ZW1wdE91dGNvbWUSHwobQVRURU1QVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGwoXQVRURU1QVF9PVVRDT01FX1NVQ0NFU1MQARIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAISJwojQVRURU1QVF9PVVRDT01FX0ZBSUxFRF9BRlRFUl9DT01NSVQQA2IGcHJvdG8z");
 
 /**
  * RoutingInfo says which backend served a request and why.
@@ -75,6 +75,21 @@ export type RoutingInfo = Message<"switchyard.v1.RoutingInfo"> & {
    * @generated from field: string variant = 8;
    */
   variant: string;
+
+  /**
+   * True when the answer came from the route's response cache: no upstream was asked, nothing is
+   * owed upstream (the ledger records the request as cached, cost 0).
+   *
+   * @generated from field: bool cached = 9;
+   */
+  cached: boolean;
+
+  /**
+   * What policies did to the request: guardrail blocks, masks and flags, rule denials and caps.
+   *
+   * @generated from field: repeated switchyard.v1.PolicyActionInfo policy_actions = 10;
+   */
+  policyActions: PolicyActionInfo[];
 };
 
 /**
@@ -83,6 +98,48 @@ export type RoutingInfo = Message<"switchyard.v1.RoutingInfo"> & {
  */
 export const RoutingInfoSchema: GenMessage<RoutingInfo> = /*@__PURE__*/
   messageDesc(file_switchyard_v1_routing, 0);
+
+/**
+ * One thing a policy did to a request. Rule ids are config names and detector ids, never content.
+ *
+ * @generated from message switchyard.v1.PolicyActionInfo
+ */
+export type PolicyActionInfo = Message<"switchyard.v1.PolicyActionInfo"> & {
+  /**
+   * The policy: "guardrails" or "rules".
+   *
+   * @generated from field: string policy = 1;
+   */
+  policy: string;
+
+  /**
+   * The rule: "<guardrail>:<detector>" (e.g. "pii:pii.email") or a rule name.
+   *
+   * @generated from field: string rule = 2;
+   */
+  rule: string;
+
+  /**
+   * What was done.
+   *
+   * @generated from field: switchyard.v1.PolicyActionKind action = 3;
+   */
+  action: PolicyActionKind;
+
+  /**
+   * Where: the request (input), the answer (output), or the request as a whole (rules).
+   *
+   * @generated from field: switchyard.v1.PolicyStage stage = 4;
+   */
+  stage: PolicyStage;
+};
+
+/**
+ * Describes the message switchyard.v1.PolicyActionInfo.
+ * Use `create(PolicyActionInfoSchema)` to create a new message.
+ */
+export const PolicyActionInfoSchema: GenMessage<PolicyActionInfo> = /*@__PURE__*/
+  messageDesc(file_switchyard_v1_routing, 1);
 
 /**
  * AttemptInfo describes one upstream attempt.
@@ -131,7 +188,124 @@ export type AttemptInfo = Message<"switchyard.v1.AttemptInfo"> & {
  * Use `create(AttemptInfoSchema)` to create a new message.
  */
 export const AttemptInfoSchema: GenMessage<AttemptInfo> = /*@__PURE__*/
-  messageDesc(file_switchyard_v1_routing, 1);
+  messageDesc(file_switchyard_v1_routing, 2);
+
+/**
+ * What a policy did.
+ *
+ * @generated from enum switchyard.v1.PolicyActionKind
+ */
+export const PolicyActionKind = {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: POLICY_ACTION_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * The request or the answer was refused.
+   *
+   * @generated from enum value: POLICY_ACTION_KIND_BLOCKED = 1;
+   */
+  BLOCKED: 1,
+
+  /**
+   * What matched was replaced by [REDACTED:<rule>].
+   *
+   * @generated from enum value: POLICY_ACTION_KIND_MASKED = 2;
+   */
+  MASKED: 2,
+
+  /**
+   * Recorded only (monitor mode, or an external service that failed open).
+   *
+   * @generated from enum value: POLICY_ACTION_KIND_FLAGGED = 3;
+   */
+  FLAGGED: 3,
+
+  /**
+   * A rule denied the request.
+   *
+   * @generated from enum value: POLICY_ACTION_KIND_DENIED = 4;
+   */
+  DENIED: 4,
+
+  /**
+   * A rule capped max_tokens.
+   *
+   * @generated from enum value: POLICY_ACTION_KIND_CAPPED = 5;
+   */
+  CAPPED: 5,
+
+  /**
+   * A rule required a guardrail.
+   *
+   * @generated from enum value: POLICY_ACTION_KIND_REQUIRED = 6;
+   */
+  REQUIRED: 6,
+} as const;
+
+/**
+ * What a policy did.
+ *
+ * @generated from enum switchyard.v1.PolicyActionKind
+ */
+export type PolicyActionKind = (typeof PolicyActionKind)[keyof typeof PolicyActionKind] | UnknownEnum;
+
+/**
+ * Describes the enum switchyard.v1.PolicyActionKind.
+ */
+export const PolicyActionKindSchema: GenEnum<PolicyActionKind> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_routing, 0);
+
+/**
+ * Where a policy acted.
+ *
+ * @generated from enum switchyard.v1.PolicyStage
+ */
+export const PolicyStage = {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: POLICY_STAGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * The request's content.
+   *
+   * @generated from enum value: POLICY_STAGE_INPUT = 1;
+   */
+  INPUT: 1,
+
+  /**
+   * The answer's content.
+   *
+   * @generated from enum value: POLICY_STAGE_OUTPUT = 2;
+   */
+  OUTPUT: 2,
+
+  /**
+   * The request as a whole (rules).
+   *
+   * @generated from enum value: POLICY_STAGE_REQUEST = 3;
+   */
+  REQUEST: 3,
+} as const;
+
+/**
+ * Where a policy acted.
+ *
+ * @generated from enum switchyard.v1.PolicyStage
+ */
+export type PolicyStage = (typeof PolicyStage)[keyof typeof PolicyStage] | UnknownEnum;
+
+/**
+ * Describes the enum switchyard.v1.PolicyStage.
+ */
+export const PolicyStageSchema: GenEnum<PolicyStage> = /*@__PURE__*/
+  enumDesc(file_switchyard_v1_routing, 1);
 
 /**
  * AttemptOutcome says how an upstream attempt ended.
@@ -179,5 +353,5 @@ export type AttemptOutcome = (typeof AttemptOutcome)[keyof typeof AttemptOutcome
  * Describes the enum switchyard.v1.AttemptOutcome.
  */
 export const AttemptOutcomeSchema: GenEnum<AttemptOutcome> = /*@__PURE__*/
-  enumDesc(file_switchyard_v1_routing, 0);
+  enumDesc(file_switchyard_v1_routing, 2);
 
