@@ -277,6 +277,7 @@ export function adminService(deps: AdminDeps): ServiceImpl<typeof AdminService> 
           reasoningTokens: BigInt(r.reasoningTokens),
           audioInputTokens: BigInt(r.audioInputTokens),
           imageInputTokens: BigInt(r.imageInputTokens),
+          cachedRequests: BigInt(r.cachedRequests),
         })),
       };
     },

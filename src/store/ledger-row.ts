@@ -62,7 +62,7 @@ export const SPEND_SUMS = [
 
 /** A spend row with nothing counted yet. */
 export function emptySpendRow(group: SpendRow["group"]): SpendRow {
-  const row = { group, requests: 0, costMicroUsd: 0 } as SpendRow;
+  const row = { group, requests: 0, cachedRequests: 0, costMicroUsd: 0 } as SpendRow;
   for (const [field] of SPEND_SUMS) row[field] = 0;
   return row;
 }
@@ -71,6 +71,7 @@ export function emptySpendRow(group: SpendRow["group"]): SpendRow {
 export function spendRowOf(group: SpendRow["group"], sql: Record<string, unknown>): SpendRow {
   const row = emptySpendRow(group);
   row.requests = Number(sql.requests);
+  row.cachedRequests = Number(sql.cached_requests);
   row.costMicroUsd = Number(sql.cost_micro_usd);
   for (const [field, , column] of SPEND_SUMS) row[field] = Number(sql[column]);
   return row;

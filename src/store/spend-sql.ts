@@ -74,6 +74,8 @@ export function buildSpendSql(
   const select = [
     ...expressions.map((e, i) => `${e} AS g${i}`),
     "COUNT(*) AS requests",
+    // Answered from the response cache (usage-record.ts CACHED_STATUS): counted apart, cost 0.
+    "COALESCE(SUM(CASE WHEN status = 'cached' THEN 1 ELSE 0 END), 0) AS cached_requests",
     ...SPEND_SUMS.map(([, , column]) => `COALESCE(SUM(${column}), 0) AS ${column}`),
     "COALESCE(SUM(cost_micro_usd), 0) AS cost_micro_usd",
   ];

@@ -150,6 +150,8 @@ export type SpendQuery = {
 export type SpendRow = {
   group: Record<string, string | null>;
   requests: number;
+  /** Of requests, answered from the response cache (ledger status `cached`, cost 0). */
+  cachedRequests: number;
   inputTokens: number;
   outputTokens: number;
   costMicroUsd: number;

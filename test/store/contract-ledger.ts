@@ -79,6 +79,7 @@ const row = (
 ): SpendRow => ({
   group,
   requests,
+  cachedRequests: 0,
   inputTokens: input,
   outputTokens: output,
   costMicroUsd: cost,
@@ -96,6 +97,18 @@ async function spend(store: Store, query: Partial<SpendQuery>): Promise<SpendRow
 }
 
 export function ledgerContract(withStore: WithStore): void {
+  test("ledger: spend counts requests answered from the response cache (status cached) apart", (t) =>
+    withStore(t, async (store) => {
+      await store.ledger.record([
+        makeUsage({ requestId: "c1", time: new Date("2025-01-10T12:00:00Z"), status: "cached", costMicroUsd: 0 }),
+        makeUsage({ requestId: "c2", time: new Date("2025-01-10T12:00:01Z"), status: "ok", costMicroUsd: 5 }),
+      ]);
+      const [total] = await spend(store, {});
+      assert.equal(total?.requests, 2);
+      assert.equal(total?.cachedRequests, 1);
+      assert.equal(total?.costMicroUsd, 5);
+    }));
+
   test("ledger: record then get returns every field, nulls included", (t) =>
     withStore(t, async (store) => {
       const full = makeUsage({

@@ -34,6 +34,7 @@ export class MemoryLedgerStore implements LedgerStore {
         rows.set(id, row);
       }
       row.requests++;
+      if (r.status === "cached") row.cachedRequests++;
       for (const [sum, field] of SPEND_SUMS) row[sum] += r[field];
       row.costMicroUsd += r.costMicroUsd ?? 0;
     }
