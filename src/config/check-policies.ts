@@ -32,8 +32,11 @@ export function checkPolicies(config: Config): string[] {
       problems.push(`${at}.deny: ${error instanceof Error ? error.message : "invalid"}`);
     }
   });
+  const ruleNames = new Set<string>();
   rules.forEach((r, i) => {
     const at = `policies.rules[${i}]`;
+    if (ruleNames.has(r.name)) problems.push(`${at}.name: "${r.name}" is used twice`);
+    ruleNames.add(r.name);
     known(`${at}.routes`, r.routes);
     try {
       compileCelRules([{ name: r.name, when: r.when, action: r.action }], `policies.rules[${i}]`);

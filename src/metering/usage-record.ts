@@ -1,10 +1,10 @@
 import type { RequestContext } from "../api/request-context.ts";
 import type { CompiledTarget } from "../config/compile.ts";
+import type { Outcome } from "../pipeline/outcome.ts";
 import type { UsageRecord } from "../store/store.ts";
 import { MAX_END_USER_ID, MAX_SERVICE_TIER } from "../store/validate.ts";
 import { bounded } from "../telemetry/bounded.ts";
 import { INTERRUPTED_STATUS } from "./journal-lines.ts";
-import type { Outcome } from "../pipeline/outcome.ts";
 import type { MeteredUsage } from "./meter.ts";
 
 /** The ledger status of a request answered from the response cache (the outcome itself is ok). */

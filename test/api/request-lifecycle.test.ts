@@ -14,9 +14,9 @@ import {
 import { Role } from "../../gen/switchyard/v1/generation_pb.ts";
 import { GenerateRequestSchema, InferenceService } from "../../gen/switchyard/v1/inference_service_pb.ts";
 import type { RequestContext } from "../../src/api/request-context.ts";
-import { PolicyChain } from "../../src/policy/chain/chain.ts";
 import { Pipeline } from "../../src/pipeline/pipeline.ts";
 import { mintKey } from "../../src/policy/api-key.ts";
+import { PolicyChain } from "../../src/policy/chain/chain.ts";
 import { allClients, type TestClient } from "../helpers/clients.ts";
 import { configYaml, startTestGateway, type TestGateway } from "../helpers/gateway.ts";
 import { parsePrometheus, total } from "../helpers/prometheus.ts";

@@ -291,3 +291,27 @@ test("an invalid CEL expression is refused at load, with its path", async () => 
     /policies\.rules\[1\]\.when: .*boolean/,
   );
 });
+
+test("a rule name used twice, or an unknown guardrail or route, is refused at load with its path", async () => {
+  await assert.rejects(
+    startTestGateway(
+      configYaml(
+        "  echo: { type: echo }\n",
+        "  chat:\n    targets:\n      - { backend: echo, model: small }\n",
+        "",
+        "auth: { enabled: false }\npolicies:\n  rules:\n" +
+          "    - { name: twice, when: 'true', action: { deny: no } }\n" +
+          "    - { name: twice, routes: [nope], when: 'true', action: { requireGuardrail: ghost } }\n",
+      ),
+    ),
+    (error: Error) => {
+      assert.match(error.message, /policies\.rules\[1\]\.name: "twice" is used twice/);
+      assert.match(error.message, /policies\.rules\[1\]\.routes: unknown route "nope"/);
+      assert.match(
+        error.message,
+        /policies\.rules\[1\]\.action\.requireGuardrail: unknown guardrail "ghost"/,
+      );
+      return true;
+    },
+  );
+});

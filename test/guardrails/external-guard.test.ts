@@ -15,11 +15,7 @@ import {
   Stage,
   Verdict,
 } from "../../gen/switchyard/guard/v1/guard_service_pb.ts";
-import {
-  createExternalGuard,
-  type GuardCheckInput,
-  verdictOf,
-} from "../../src/guardrails/external-guard.ts";
+import { createExternalGuard, type GuardCheckInput, verdictOf } from "../../src/guardrails/external-guard.ts";
 import { eventually, within } from "../helpers/wait.ts";
 
 // Shaped like a real key (mixed case), as secrets mostly are.

@@ -100,7 +100,12 @@ export function ledgerContract(withStore: WithStore): void {
   test("ledger: spend counts requests answered from the response cache (status cached) apart", (t) =>
     withStore(t, async (store) => {
       await store.ledger.record([
-        makeUsage({ requestId: "c1", time: new Date("2025-01-10T12:00:00Z"), status: "cached", costMicroUsd: 0 }),
+        makeUsage({
+          requestId: "c1",
+          time: new Date("2025-01-10T12:00:00Z"),
+          status: "cached",
+          costMicroUsd: 0,
+        }),
         makeUsage({ requestId: "c2", time: new Date("2025-01-10T12:00:01Z"), status: "ok", costMicroUsd: 5 }),
       ]);
       const [total] = await spend(store, {});
