@@ -5,7 +5,12 @@ import { GatewayError } from "../../errors/gateway-error.ts";
 import { compileDetector, type Detector, type Finding, maskText } from "../../guardrails/detectors.ts";
 import { StreamMasker } from "../../guardrails/stream-masker.ts";
 import type { EmbeddingRequest, GenerationRequest } from "../../pipeline/pipeline.ts";
-import { type ExternalGuard, externalInput, externalOutput } from "./guardrail-external.ts";
+import {
+  type ExternalGuard,
+  type ExternalResult,
+  externalInput,
+  externalOutput,
+} from "./guardrail-external.ts";
 import { scanMessages, scanTexts } from "./guardrail-input.ts";
 import { shapeViolation } from "./guardrail-shape.ts";
 import type { Exchange, Policy, PolicyRun, StreamEvent } from "./policy.ts";
@@ -104,7 +109,7 @@ async function checkInput(x: Exchange, g: CompiledGuardrail, record: Record): Pr
       ? scanMessages(generation.messages, g.detector)
       : scanTexts((x.request as EmbeddingRequest).inputs, g.detector);
     if (scan.findings.length > 0)
-      act(x, g, rulesOf(scan.findings), "input", record, () => {
+      act(g, rulesOf(scan.findings), "input", record, () => {
         if (!scan.masked) return;
         x.request = generation
           ? { ...generation, messages: scan.masked as GenerationRequest["messages"] }
@@ -113,22 +118,35 @@ async function checkInput(x: Exchange, g: CompiledGuardrail, record: Record): Pr
   }
   if (g.external) {
     const verdict = await externalInput(g.external, x);
-    if (verdict.kind === "error") {
-      record(g, `external.${verdict.error}`, "flagged", "input");
-      if (g.config.failMode === "closed") throw unavailable(g);
-    } else if (verdict.kind === "deny") {
-      record(g, verdict.reason, "blocked", "input");
-      throw blocked(g, [verdict.reason]);
-    } else if (verdict.kind === "mask" && g.config.mode !== "monitor") {
-      record(g, verdict.reason, "masked", "input");
-      x.request = verdict.apply(x.request);
-    }
+    if (judged(g, verdict, "input", record)) x.request = verdict.apply(x.request);
   }
+}
+
+/**
+ * The external service's verdict, recorded: a deny blocks (whatever the mode), a failure blocks as
+ * guardrail_unavailable only when the guardrail fails closed. True when its mask is to be applied.
+ */
+function judged(
+  g: CompiledGuardrail,
+  verdict: ExternalResult,
+  stage: "input" | "output",
+  record: Record,
+): verdict is Extract<ExternalResult, { kind: "mask" }> {
+  if (verdict.kind === "error") {
+    record(g, `external.${verdict.error}`, "flagged", stage);
+    if (g.config.failMode === "closed") throw unavailable(g);
+  } else if (verdict.kind === "deny") {
+    record(g, verdict.reason, "blocked", stage);
+    throw blocked(g, [verdict.reason]);
+  } else if (verdict.kind === "mask" && g.config.mode !== "monitor") {
+    record(g, verdict.reason, "masked", stage);
+    return true;
+  }
+  return false;
 }
 
 /** block refuses, mask rewrites (`mask()`), monitor only records. */
 function act(
-  _x: Exchange,
   g: CompiledGuardrail,
   rules: string[],
   stage: "input" | "output",
@@ -149,26 +167,17 @@ function outputRun(x: Exchange, outputs: CompiledGuardrail[], record: Record): P
         if (g.detector) {
           const found = g.detector.find(text);
           if (found.length > 0)
-            act(x, g, rulesOf(found), "output", record, () => (text = maskText(text, found)));
+            act(g, rulesOf(found), "output", record, () => (text = maskText(text, found)));
         }
         if (g.external) {
           const verdict = await externalOutput(g.external, x, text, 0);
-          if (verdict.kind === "error") {
-            record(g, `external.${verdict.error}`, "flagged", "output");
-            if (g.config.failMode === "closed") throw unavailable(g);
-          } else if (verdict.kind === "deny") {
-            record(g, verdict.reason, "blocked", "output");
-            throw blocked(g, [verdict.reason]);
-          } else if (verdict.kind === "mask" && g.config.mode !== "monitor") {
-            record(g, verdict.reason, "masked", "output");
-            text = verdict.applyText(text);
-          }
+          if (judged(g, verdict, "output", record)) text = verdict.applyText(text);
         }
       }
       return text === output.text ? output : { ...output, text };
     },
     stream(events: AsyncIterable<StreamEvent>) {
-      return guardedStream(x, events, outputs, record);
+      return guardedStream(events, outputs, record);
     },
   };
 }
@@ -182,7 +191,6 @@ function outputRun(x: Exchange, outputs: CompiledGuardrail[], record: Record): P
  * end. Logprobs of text that went through a masker are dropped (they would not match it any more).
  */
 async function* guardedStream(
-  x: Exchange,
   events: AsyncIterable<StreamEvent>,
   outputs: CompiledGuardrail[],
   record: Record,
@@ -196,7 +204,7 @@ async function* guardedStream(
   const report = (i: number, findings: readonly Finding[]) => {
     const rules = rulesOf(findings).filter((r) => !reported[i]!.has(r));
     for (const r of rules) reported[i]!.add(r);
-    if (rules.length > 0) act(x, masking[i]!, rules, "output", record, () => {});
+    if (rules.length > 0) act(masking[i]!, rules, "output", record, () => {});
   };
   /** Through every masker: `end` flushes each (the segment of text ends here). */
   const pass = (text: string, end: boolean): string => {
@@ -234,7 +242,7 @@ async function* guardedStream(
   }
   for (const g of monitoring) {
     const found = g.detector!.find(watched);
-    if (found.length > 0) act(x, g, rulesOf(found), "output", record, () => {});
+    if (found.length > 0) act(g, rulesOf(found), "output", record, () => {});
   }
 }
 
