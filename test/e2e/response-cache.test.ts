@@ -47,7 +47,8 @@ async function startRig(cacheStore: string): Promise<Rig> {
   const gw = await startTestGateway(
     configYaml(
       `  oa:\n    type: openai\n    baseUrl: ${upstream.url}/v1\n`,
-      "  chat:\n    cache: { ttlSeconds: 60 }\n    targets:\n      - { backend: oa, model: gpt-4o-mini }\n",
+      "  chat:\n    cache: { ttlSeconds: 60 }\n    targets:\n      - { backend: oa, model: gpt-4o-mini }\n" +
+        "  brief:\n    cache: { ttlSeconds: 1 }\n    targets:\n      - { backend: oa, model: gpt-4o-mini }\n",
       "",
       "auth: { enabled: true, cacheTtlMs: 60000 }\n" +
         `policies:\n  cacheStore: ${cacheStore}\n  guardrails:\n` +
@@ -138,6 +139,20 @@ function cacheSuite(name: string, cacheStore: string, needsRedis: boolean) {
       );
       assert.equal(bypass.message.routing?.cached, false);
       assert.equal(rig.upstream.requests.length, calls + 1, "no-cache asked the upstream");
+    });
+
+    test("an entry expires after the route's ttlSeconds", async (t) => {
+      const rig = await rigFor(t);
+      if (!rig) return;
+      const request = { ...ask(`x-${randomUUID()}`), workload: "brief" };
+      await rig.client.unary(M.generate, request, auth(rig.a));
+      await eventually(async () => {
+        const r = await rig.client.unary(M.generate, request, auth(rig.a));
+        return r.message.routing?.cached ? r : undefined;
+      }, "a cache hit");
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // past the 1 s TTL
+      const late = await rig.client.unary(M.generate, request, auth(rig.a));
+      assert.equal(late.message.routing?.cached, false, "an expired entry is a miss");
     });
 
     test("hits are in the ledger as cached with cost 0 and counted in GetSpend", async (t) => {
