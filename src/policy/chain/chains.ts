@@ -69,7 +69,9 @@ export class PolicyChains {
     const chainOf = (route: string | undefined): PolicyChain => {
       const policies: Policy[] = [];
       if (d.ledger) policies.push(metering(d.ledger));
-      if (d.auditor) policies.push(audit(d.auditor));
+      // Only guardrails and rules act on requests; without them there is nothing to audit per request.
+      const acting = c.policies.guardrails.length > 0 || c.policies.rules.length > 0;
+      if (d.auditor && acting) policies.push(audit(d.auditor));
       const applies = (routes: readonly string[]) =>
         routes.includes("*") || (route !== undefined && routes.includes(route));
       const rules = c.policies.rules.filter((r) => applies(r.routes));
