@@ -96,6 +96,7 @@ function csv(groupBy: SpendDimension[], rows: SpendRow[]): string {
   const header = [
     ...groupBy,
     "requests",
+    "cached_requests",
     ...SPEND_SUMS.map(([field]) => field.replace(/[A-Z0-9]+/g, (m) => `_${m.toLowerCase()}`)),
     "cost_micro_usd",
     "cost_usd",
@@ -104,6 +105,7 @@ function csv(groupBy: SpendDimension[], rows: SpendRow[]): string {
     [
       ...groupBy.map((d) => r.group[d] ?? null),
       r.requests,
+      r.cachedRequests,
       ...sums.map((field) => r[field]),
       r.costMicroUsd,
       (r.costMicroUsd / 1e6).toFixed(6),

@@ -68,11 +68,11 @@ test("switchyard spend exports the ledger as CSV and JSON, grouped and filtered"
     assert.equal(
       csv.stdout,
       [
-        "team,day,requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens," +
+        "team,day,requests,cached_requests,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens," +
           "cache_write_1h_tokens,reasoning_tokens,audio_input_tokens,image_input_tokens,cost_micro_usd,cost_usd",
-        "ml,2026-11-01,1,10,5,4,3,1,2,0,1,1000,0.001000",
-        "ml,2026-11-02,1,10,5,4,3,1,2,0,1,2500,0.002500",
-        "web,2026-11-02,1,10,5,4,3,1,2,0,1,500,0.000500",
+        "ml,2026-11-01,1,0,10,5,4,3,1,2,0,1,1000,0.001000",
+        "ml,2026-11-02,1,0,10,5,4,3,1,2,0,1,2500,0.002500",
+        "web,2026-11-02,1,0,10,5,4,3,1,2,0,1,500,0.000500",
         "",
       ].join("\n"),
     );
@@ -89,6 +89,7 @@ test("switchyard spend exports the ledger as CSV and JSON, grouped and filtered"
       {
         group: { team: "ml" },
         requests: 2,
+        cachedRequests: 0,
         inputTokens: 20,
         outputTokens: 10,
         cacheReadTokens: 8,
