@@ -1,12 +1,11 @@
 import { z } from "zod";
+import { NAME, nameMessage } from "./names.ts";
 
 /**
  * The `policies` section (docs/policies.md): guardrails, CEL rules and the response cache's store.
  * Which routes a guardrail or rule applies to is named here; a route opts into caching itself.
  */
 
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const nameMessage = "use 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit";
 const name = () => z.string().regex(NAME, nameMessage);
 /** Route or team names, or "*" for all. */
 const matchList = (fallback: string[]) => z.array(z.string().min(1)).default(fallback);

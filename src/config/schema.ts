@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { NAME, nameMessage } from "./names.ts";
 import { policiesSchema, routeCacheSchema } from "./policy-schema.ts";
 
 /**
@@ -6,8 +7,6 @@ import { policiesSchema, routeCacheSchema } from "./policy-schema.ts";
  * the two in step. Strict objects: a misspelt key is an error, not ignored.
  */
 
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const nameMessage = "use 1-63 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit";
 const ms = (fallback: number) => z.number().int().min(0).default(fallback);
 
 /** Per-backend circuit breaker (opossum), covering connect → first event of each attempt. */

@@ -1,6 +1,8 @@
 import type { ChatMessage } from "../../adapters/adapter.ts";
+import { maskText } from "../../guardrails/detectors.ts";
 import type { ExternalGuard, GuardSpan, GuardVerdict } from "../../guardrails/external-guard.ts";
 import type { EmbeddingRequest, GenerationRequest } from "../../pipeline/pipeline.ts";
+import { withParts } from "./guardrail-input.ts";
 import type { Exchange } from "./policy.ts";
 
 export type { ExternalGuard };
@@ -97,15 +99,12 @@ function resultOf(
   }
 }
 
-/** Replaces each span (UTF-16 offsets, checked and merged by the client) by `[REDACTED:<reason>]`. */
+/** Each span (UTF-16 offsets, checked, sorted and merged by the client) as `[REDACTED:<reason>]`. */
 function maskSpans(text: string, spans: readonly GuardSpan[], reason: string): string {
-  let out = "";
-  let at = 0;
-  for (const s of [...spans].sort((a, b) => a.start - b.start)) {
-    out += `${text.slice(at, s.start)}[REDACTED:${reason}]`;
-    at = s.end;
-  }
-  return out + text.slice(at);
+  return maskText(
+    text,
+    spans.map((s) => ({ rule: reason, start: s.start, end: s.end })),
+  );
 }
 
 function maskSegments(
@@ -134,8 +133,7 @@ function maskSegments(
       const parts = [...(m.parts ?? [])];
       const part = parts[seg.at.part];
       if (part?.type === "text") parts[seg.at.part] = { ...part, text: masked };
-      const content = parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("");
-      messages[seg.at.message] = { ...m, parts, content };
+      messages[seg.at.message] = withParts(m, parts);
     }
   }
   return { ...request, messages } as GenerationRequest;

@@ -23,10 +23,7 @@ export function scanMessages(messages: readonly ChatMessage[], detector: Detecto
         if (parts === m.parts) parts = [...m.parts];
         parts[j] = { ...p, text: maskText(p.text, found) };
       });
-      if (parts !== m.parts) {
-        const content = parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("");
-        changed = { ...m, parts, content };
-      }
+      if (parts !== m.parts) changed = withParts(m, parts);
     } else if (m.content !== "") {
       const found = detector.find(m.content);
       if (found.length > 0) {
@@ -40,6 +37,12 @@ export function scanMessages(messages: readonly ChatMessage[], detector: Detecto
     }
   });
   return { findings, masked };
+}
+
+/** The message with new parts, its `content` (the text parts joined) kept in step. */
+export function withParts(m: ChatMessage, parts: NonNullable<ChatMessage["parts"]>): ChatMessage {
+  const content = parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("");
+  return { ...m, parts, content };
 }
 
 /** Embedding inputs: the same, over plain strings. */

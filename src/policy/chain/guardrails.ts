@@ -60,14 +60,18 @@ export function guardrails(
   onRequest: readonly CompiledGuardrail[],
   count: GuardrailCounter,
 ): Policy {
+  const forEveryone = always.every((g) => g.config.teams.includes("*"));
   return {
     name: "guardrails",
     async admit(x) {
       const team = x.ctx.principal?.team;
-      const active = [
-        ...always,
-        ...onRequest.filter((g) => x.requiredGuardrails.includes(g.config.name)),
-      ].filter((g) => g.config.teams.includes("*") || (team !== undefined && g.config.teams.includes(team)));
+      // The common case (no team lists, nothing a rule requires) is decided at compile time.
+      const active =
+        forEveryone && x.requiredGuardrails.length === 0
+          ? always
+          : [...always, ...onRequest.filter((g) => x.requiredGuardrails.includes(g.config.name))].filter(
+              (g) => g.config.teams.includes("*") || (team !== undefined && g.config.teams.includes(team)),
+            );
       if (active.length === 0) return undefined;
       const record = (
         g: CompiledGuardrail,
